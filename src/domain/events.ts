@@ -1,0 +1,43 @@
+import type { Order } from './order.js';
+import type { OrderStatus } from './status.js';
+
+/**
+ * Everything that happens to an order is one of these events on the log. Ids are
+ * deterministic (order id + what happened), so a step that runs twice publishes once.
+ */
+export type OrderEvent =
+  | { readonly type: 'OrderPlaced'; readonly order: Order }
+  | { readonly type: 'OrderStatusChanged'; readonly orderId: string; readonly status: OrderStatus; readonly at: string }
+  | { readonly type: 'CancelRequested'; readonly orderId: string; readonly at: string }
+  | { readonly type: 'ReservationExpired'; readonly orderId: string; readonly at: string };
+
+export type OrderEventType = OrderEvent['type'];
+
+export const ORDER_EVENT_TYPES: readonly OrderEventType[] = [
+  'OrderPlaced',
+  'OrderStatusChanged',
+  'CancelRequested',
+  'ReservationExpired',
+];
+
+/** The one topic order events live on. */
+export const ORDERS_TOPIC = 'orders';
+
+export function orderIdOf(event: OrderEvent): string {
+  return event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
+}
+
+/** Deterministic event id: publishing the same fact twice is deduplicated by the log. */
+export function eventIdOf(event: OrderEvent): string {
+  const orderId = orderIdOf(event);
+  switch (event.type) {
+    case 'OrderPlaced':
+      return `${orderId}.placed`;
+    case 'OrderStatusChanged':
+      return `${orderId}.status.${event.status}`;
+    case 'CancelRequested':
+      return `${orderId}.cancel`;
+    case 'ReservationExpired':
+      return `${orderId}.expired`;
+  }
+}

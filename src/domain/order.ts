@@ -1,0 +1,75 @@
+import type { Money } from './money.js';
+import type { OrderStatus } from './status.js';
+
+export interface OrderLine {
+  readonly sku: string;
+  readonly qty: number;
+  readonly unitPrice: Money;
+}
+
+export interface StatusChange {
+  readonly status: OrderStatus;
+  /** ISO 8601 time of the change. */
+  readonly at: string;
+}
+
+/** The order as the hot store keeps it: what the API shows and the saga drives. */
+export interface Order {
+  readonly orderId: string;
+  readonly status: OrderStatus;
+  readonly customerId: string;
+  readonly email: string;
+  readonly items: readonly OrderLine[];
+  readonly total: Money;
+  readonly paymentMethod: string;
+  /** The API key name that created the order: a client key sees only its own orders. */
+  readonly owner: string;
+  /** The caller's IP, for the card-testing defence. */
+  readonly clientIp: string;
+  readonly history: readonly StatusChange[];
+  /** The provider's charge id once paid. */
+  readonly paymentRef?: string;
+  /** Why the order ended where it did (decline message, expiry, …). */
+  readonly reason?: string;
+  /** Set by a cancel request; the saga honours it at its next step. */
+  readonly cancelRequested?: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** What a status transition may record besides the status. */
+export interface TransitionPatch {
+  readonly paymentRef?: string;
+  readonly reason?: string;
+}
+
+/** Quantities per SKU, lines of one SKU summed: what a reservation holds. */
+export function quantitiesBySku(lines: readonly { sku: string; qty: number }[]): Map<string, number> {
+  const bySku = new Map<string, number>();
+  for (const { sku, qty } of lines) bySku.set(sku, (bySku.get(sku) ?? 0) + qty);
+  return bySku;
+}
+
+export function newOrder(fields: Omit<Order, 'status' | 'history' | 'updatedAt'>): Order {
+  return {
+    ...fields,
+    status: 'PENDING',
+    history: [{ status: 'PENDING', at: fields.createdAt }],
+    updatedAt: fields.createdAt,
+  };
+}
+
+export function applyTransition(
+  order: Order,
+  to: OrderStatus,
+  at: string,
+  patch: TransitionPatch = {},
+): Order {
+  return {
+    ...order,
+    ...patch,
+    status: to,
+    history: [...order.history, { status: to, at }],
+    updatedAt: at,
+  };
+}

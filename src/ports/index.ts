@@ -1,0 +1,9 @@
+export type * from './clock.js';
+export type * from './event-log.js';
+export type * from './order-store.js';
+export type * from './stock-store.js';
+export type * from './idempotency-store.js';
+export type * from './sync-outbox.js';
+export type * from './source-of-truth.js';
+export type * from './payment-gateway.js';
+export type * from './mailer.js';

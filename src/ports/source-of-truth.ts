@@ -1,0 +1,32 @@
+import type { Order } from '../domain/order.js';
+import type { CatalogProduct } from './stock-store.js';
+
+/**
+ * The shop's own database: the catalog with on-hand stock, the final orders, shipment
+ * requests and sales figures. It may be down; callers keep their backlog and retry.
+ */
+export interface SourceOfTruth {
+  products(): Promise<CatalogProduct[]>;
+
+  product(sku: string): Promise<CatalogProduct | undefined>;
+
+  /** Creates or replaces a product (name, price, on hand). */
+  putProduct(product: CatalogProduct): Promise<void>;
+
+  /**
+   * Writes terminal orders and their items in one transaction, idempotent per order:
+   * a new COMPLETED order takes its quantities off `on_hand`; a COMPLETED order now
+   * REFUNDED gives them back; nothing is applied twice.
+   */
+  applyOrders(orders: readonly Order[]): Promise<void>;
+
+  /** Records a shipment request for a COMPLETED order (once per order). */
+  requestShipment(order: Order, at: number): Promise<void>;
+
+  /** Counts the order and its total in its minute and status (once per order and status). */
+  recordSale(order: Order, status: string, at: number): Promise<void>;
+
+  ping(): Promise<boolean>;
+
+  close(): Promise<void>;
+}
