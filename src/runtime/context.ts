@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../ports/clock.js';
+import type { EventLog } from '../ports/event-log.js';
+import type { IdempotencyStore } from '../ports/idempotency-store.js';
+import type { OrderStore } from '../ports/order-store.js';
+import type { SourceOfTruth } from '../ports/source-of-truth.js';
+import type { StockStore } from '../ports/stock-store.js';
+import type { SyncOutbox } from '../ports/sync-outbox.js';
+import type { Intake } from '../workflow/intake.js';
+import type { Config } from './config.js';
+
+/** The adapters picked for this process: every port, and how to close them all. */
+export interface Backends {
+  readonly log: EventLog;
+  readonly orders: OrderStore;
+  readonly stock: StockStore;
+  readonly idempotency: IdempotencyStore;
+  readonly outbox: SyncOutbox;
+  readonly sot: SourceOfTruth;
+  close(): Promise<void>;
+}
+
+export interface SyncReport {
+  /** Orders written (sync-out) or SKUs reconciled (sync-in). */
+  readonly count: number;
+  readonly at: string;
+}
+
+/** What one sync can do on demand; the scheduler runs the same calls on its intervals. */
+export interface SyncCommands {
+  stock(): Promise<SyncReport>;
+  orders(): Promise<SyncReport>;
+  /** Writes a product to the source of truth and pushes it to the stock cache at once. */
+  putProduct(product: {
+    sku: string;
+    name: string;
+    price: { amount: number; currency: string };
+    onHand: number;
+  }): Promise<void>;
+  lastSyncAt(): string | undefined;
+}
+
+export interface ReadyReport {
+  readonly ready: boolean;
+  readonly checks: Record<string, boolean>;
+}
+
+/** Everything the HTTP layer needs, built once by the composition root. */
+export interface ServiceContext {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly backends: Backends;
+  readonly intake: Intake;
+  readonly sync: SyncCommands;
+  readonly logger: Logger;
+  readonly metrics: Registry;
+  /** Backends reachable and the process accepting work. */
+  ready(): Promise<ReadyReport>;
+}

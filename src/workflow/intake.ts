@@ -1,0 +1,109 @@
+import { ApiError } from '../domain/errors.js';
+import { eventIdOf, ORDERS_TOPIC, type OrderEvent } from '../domain/events.js';
+import { total } from '../domain/money.js';
+import { isCancellable } from '../domain/status.js';
+import { newOrder, quantitiesBySku, type Order, type OrderLine } from '../domain/order.js';
+import type { Clock } from '../ports/clock.js';
+import type { EventLog, NewEvent } from '../ports/event-log.js';
+import type { OrderStore } from '../ports/order-store.js';
+import type { StockStore } from '../ports/stock-store.js';
+
+export interface PlaceOrderInput {
+  readonly customerId: string;
+  readonly email: string;
+  readonly items: readonly { readonly sku: string; readonly qty: number }[];
+  readonly paymentMethod: string;
+}
+
+export interface Caller {
+  /** The API key id (or `anonymous`) that owns what it creates. */
+  readonly owner: string;
+  readonly ip: string;
+}
+
+export interface IntakeDeps {
+  readonly orders: OrderStore;
+  readonly stock: StockStore;
+  readonly log: EventLog;
+  readonly clock: Clock;
+  readonly newId: () => string;
+}
+
+/** Turns an order event into the log's envelope. */
+export function toLogEvent(event: OrderEvent): NewEvent {
+  const key = event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
+  return { id: eventIdOf(event), type: event.type, key, data: event };
+}
+
+export { ORDERS_TOPIC };
+
+/**
+ * The checkout's entry point. Prices come from the catalog, never from the client. The
+ * order and its OrderPlaced event are written together: `alsoWrite` (the idempotency
+ * record) is issued in the same tick, so a group-committing store makes all of it one
+ * durable write.
+ */
+export class Intake {
+  constructor(private readonly deps: IntakeDeps) {}
+
+  async place(
+    input: PlaceOrderInput,
+    caller: Caller,
+    alsoWrite?: (order: Order) => Promise<void>,
+  ): Promise<Order> {
+    const { orders, stock, log, clock, newId } = this.deps;
+    const quantities = quantitiesBySku(input.items);
+    const catalog = await stock.items([...quantities.keys()]);
+    const unknown = [...quantities.keys()].filter((sku) => !catalog.has(sku));
+    if (unknown.length > 0) {
+      throw new ApiError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
+    }
+    const lines: OrderLine[] = [...quantities].map(([sku, qty]) => {
+      const item = catalog.get(sku);
+      if (!item) throw new ApiError('unknown_sku', `unknown SKU: ${sku}`, { skus: [sku] });
+      return { sku, qty, unitPrice: item.price };
+    });
+    let orderTotal;
+    try {
+      orderTotal = total(lines);
+    } catch (error) {
+      throw new ApiError('validation_error', 'the items of one order must share one currency', {
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+    const now = new Date(clock.now()).toISOString();
+    const order = newOrder({
+      orderId: newId(),
+      customerId: input.customerId,
+      email: input.email,
+      items: lines,
+      total: orderTotal,
+      paymentMethod: input.paymentMethod,
+      owner: caller.owner,
+      clientIp: caller.ip,
+      createdAt: now,
+    });
+    await Promise.all([
+      orders.create(order),
+      log.append([toLogEvent({ type: 'OrderPlaced', order })]),
+      alsoWrite?.(order),
+    ]);
+    return order;
+  }
+
+  /** Asks for a cancel; the saga carries it out (release, or refund and release). */
+  async cancel(orderId: string): Promise<Order | undefined> {
+    const { orders, log, clock } = this.deps;
+    const before = await orders.get(orderId);
+    if (!before) return undefined;
+    const order = await orders.requestCancel(orderId);
+    if (!order?.cancelRequested || !isCancellable(order.status)) {
+      throw new ApiError('not_cancellable', `an order in status ${before.status} cannot be cancelled`, {
+        status: order?.status ?? before.status,
+      });
+    }
+    const at = new Date(clock.now()).toISOString();
+    await log.append([toLogEvent({ type: 'CancelRequested', orderId, at })]);
+    return order;
+  }
+}
