@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { StockStore } from '../ports/stock-store.js';
+import type { DeclineGuard } from './decline-guard.js';
 
 export interface PlaceOrderInput {
   readonly customerId: string;
@@ -27,6 +28,7 @@ export interface IntakeDeps {
   readonly log: EventLog;
   readonly clock: Clock;
   readonly newId: () => string;
+  readonly declines?: DeclineGuard;
 }
 
 /** Turns an order event into the log's envelope. */
@@ -51,7 +53,15 @@ export class Intake {
     caller: Caller,
     alsoWrite?: (order: Order) => Promise<void>,
   ): Promise<Order> {
-    const { orders, stock, log, clock, newId } = this.deps;
+    const { orders, stock, log, clock, newId, declines } = this.deps;
+    if (declines?.blocked(input.customerId, caller.ip)) {
+      throw new ApiError(
+        'too_many_declines',
+        'too many declined payments in the last hour; try again later',
+        undefined,
+        600,
+      );
+    }
     const quantities = quantitiesBySku(input.items);
     const catalog = await stock.items([...quantities.keys()]);
     const unknown = [...quantities.keys()].filter((sku) => !catalog.has(sku));

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import type {
+  ChargeRequest,
+  ChargeResult,
+  PaymentGateway,
+  RefundRequest,
+} from '../../ports/payment-gateway.js';
+
+/** Stripe's test payment methods that succeed; `pm_card_chargeDeclined` and the rest decline. */
+const SUCCEEDING = new Set([
+  'pm_card_visa',
+  'pm_card_visa_debit',
+  'pm_card_mastercard',
+  'pm_card_amex',
+  'pm_card_discover',
+]);
+
+const DECLINES: Record<string, string> = {
+  pm_card_chargeDeclined: 'Your card was declined.',
+  pm_card_chargeDeclinedInsufficientFunds: 'Your card has insufficient funds.',
+  pm_card_chargeDeclinedExpiredCard: 'Your card has expired.',
+  pm_card_chargeDeclinedFraudulent: 'Your card was declined.',
+};
+
+/** A uniform number in [0, 1) fixed by `text`: a retried charge gets the same answer. */
+function unitHash(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0) / 2 ** 32;
+}
+
+/**
+ * The built-in provider: follows Stripe's test payment methods, adds random declines at
+ * `failureRate`, and keeps a ledger so that a key charged twice is charged once.
+ */
+export class SimulatedPayments implements PaymentGateway {
+  private readonly charges = new Map<string, ChargeResult>();
+  private readonly refunds = new Set<string>();
+
+  constructor(private readonly failureRate: number) {}
+
+  charge(request: ChargeRequest): Promise<ChargeResult> {
+    const known = this.charges.get(request.idempotencyKey);
+    if (known) return Promise.resolve(known);
+    const result = this.decide(request);
+    this.charges.set(request.idempotencyKey, result);
+    return Promise.resolve(result);
+  }
+
+  refund(request: RefundRequest): Promise<void> {
+    this.refunds.add(request.idempotencyKey);
+    return Promise.resolve();
+  }
+
+  private decide({ paymentMethod, idempotencyKey }: ChargeRequest): ChargeResult {
+    const decline = DECLINES[paymentMethod];
+    if (decline !== undefined) return { ok: false, reason: decline };
+    if (!SUCCEEDING.has(paymentMethod)) {
+      return { ok: false, reason: `Unknown payment method ${paymentMethod}.` };
+    }
+    if (this.failureRate > 0 && unitHash(idempotencyKey) < this.failureRate) {
+      return { ok: false, reason: 'Your card was declined.' };
+    }
+    const ref = createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
+    return { ok: true, paymentRef: `pi_sim_${ref}` };
+  }
+}

@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { ConfigError } from '../runtime/config.js';
+import type { ConsumerDefinition } from '../workflow/define-consumer.js';
+import { startOrderflow } from './start.js';
+
+async function loadPlugins(paths: readonly string[]): Promise<ConsumerDefinition[]> {
+  const consumers: ConsumerDefinition[] = [];
+  for (const path of paths) {
+    const module = (await import(pathToFileURL(resolve(path)).href)) as { default?: unknown };
+    const exported = module.default;
+    const list = Array.isArray(exported) ? exported : [exported];
+    for (const item of list) consumers.push(item as ConsumerDefinition);
+  }
+  return consumers;
+}
+
+const program = new Command()
+  .name('orderflow')
+  .description('Event-driven order processing: configured by ORDERFLOW_* environment variables.');
+
+program
+  .command('start')
+  .description('serve the API and run the workflow, consumers and schedules of ORDERFLOW_ROLE')
+  .option('--consumer <module...>', 'modules whose default export is a consumer (defineConsumer) or a list of them')
+  .action(async (options: { consumer?: string[] }) => {
+    const logger = pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
+    let running: Awaited<ReturnType<typeof startOrderflow>>;
+    try {
+      running = await startOrderflow({ logger, consumers: await loadPlugins(options.consumer ?? []) });
+    } catch (error) {
+      const message = error instanceof ConfigError ? error.message : String(error);
+      logger.fatal({ err: message }, 'orderflow could not start');
+      process.exit(1);
+    }
+    let stopping = false;
+    const shutdown = (signal: string): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      running.stop().then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: String(error) }, 'stop failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+  });
+
+await program.parseAsync(process.argv);

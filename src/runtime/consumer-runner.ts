@@ -1,0 +1,136 @@
+import type { Logger } from 'pino';
+import { RetryableError, TerminalError } from '../domain/errors.js';
+import type { Delivery, EventLog, LogEvent, Subscription } from '../ports/event-log.js';
+import { backoffMs } from './backoff.js';
+import type { Metrics } from './metrics.js';
+
+export interface RetryPolicy {
+  /** Attempts of an unclassified failure before the event is dead-lettered. */
+  readonly maxAttempts: number;
+  /** Attempts of a RetryableError (a backend or provider outage) before giving up. */
+  readonly maxRetryableAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  maxAttempts: 3,
+  maxRetryableAttempts: 100,
+  baseDelayMs: 100,
+  maxDelayMs: 30_000,
+};
+
+export interface RunnerSpec {
+  readonly group: string;
+  readonly types: readonly string[];
+  readonly concurrency: number;
+  readonly handle: (event: LogEvent, delivery: Delivery) => Promise<void>;
+  readonly policy?: Partial<RetryPolicy>;
+}
+
+/**
+ * Runs one consumer group: many events at once (bounded by `concurrency`), but the events
+ * of one key one after the other, in the order they were delivered. Decides each outcome:
+ * success acks, a TerminalError dead-letters at once, anything else is retried with
+ * backoff until its attempts run out.
+ */
+export class ConsumerRunner {
+  private subscription: Subscription | undefined;
+  private readonly queues = new Map<string, Delivery[]>();
+  private readonly policy: RetryPolicy;
+
+  constructor(
+    private readonly log: EventLog,
+    private readonly spec: RunnerSpec,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...spec.policy };
+  }
+
+  get group(): string {
+    return this.spec.group;
+  }
+
+  start(): void {
+    const { group, types, concurrency } = this.spec;
+    this.subscription = this.log.consume({ group, types, maxInFlight: concurrency }, (delivery) =>
+      this.enqueue(delivery),
+    );
+  }
+
+  /** Stops taking events and waits for those in hand. */
+  async stop(): Promise<void> {
+    await this.subscription?.stop();
+    this.subscription = undefined;
+  }
+
+  private enqueue(delivery: Delivery): void {
+    const key = delivery.event.key;
+    const queue = this.queues.get(key);
+    if (queue) {
+      queue.push(delivery);
+      return;
+    }
+    this.queues.set(key, [delivery]);
+    void this.drain(key);
+  }
+
+  private async drain(key: string): Promise<void> {
+    const queue = this.queues.get(key);
+    while (queue && queue.length > 0) {
+      const delivery = queue[0] as Delivery;
+      await this.run(delivery);
+      queue.shift();
+    }
+    this.queues.delete(key);
+  }
+
+  private async run(delivery: Delivery): Promise<void> {
+    const { group } = this.spec;
+    const stopTimer = this.metrics.handlerSeconds.startTimer({ group });
+    try {
+      await this.spec.handle(delivery.event, delivery);
+      delivery.ack();
+      this.metrics.deliveries.inc({ group, outcome: 'ack' });
+    } catch (error) {
+      this.fail(delivery, error);
+    } finally {
+      stopTimer();
+    }
+  }
+
+  private fail(delivery: Delivery, error: unknown): void {
+    const { group } = this.spec;
+    const { maxAttempts, maxRetryableAttempts, baseDelayMs, maxDelayMs } = this.policy;
+    const message = describe(error);
+    const context = { group, eventId: delivery.event.id, attempt: delivery.attempt, err: message };
+    if (error instanceof TerminalError) {
+      this.logger.warn(context, 'event failed for good: dead-lettered');
+      delivery.term(message);
+      this.metrics.deliveries.inc({ group, outcome: 'term' });
+      return;
+    }
+    const limit = error instanceof RetryableError ? maxRetryableAttempts : maxAttempts;
+    if (delivery.attempt >= limit) {
+      this.logger.error(context, 'event failed too often: dead-lettered');
+      delivery.term(message);
+      this.metrics.deliveries.inc({ group, outcome: 'term' });
+      return;
+    }
+    const delay =
+      error instanceof RetryableError && error.retryAfterMs !== undefined
+        ? error.retryAfterMs
+        : backoffMs(delivery.attempt, baseDelayMs, maxDelayMs);
+    this.logger.warn({ ...context, delayMs: delay }, 'event failed: retrying');
+    delivery.nak(delay, message);
+    this.metrics.deliveries.inc({ group, outcome: 'nak' });
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof TerminalError || error instanceof RetryableError) {
+    return `${error.code}: ${error.message}`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

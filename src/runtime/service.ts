@@ -1,0 +1,200 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { OrderEvent } from '../domain/events.js';
+import type { Order } from '../domain/order.js';
+import type { Clock } from '../ports/clock.js';
+import type { Mailer } from '../ports/mailer.js';
+import type { PaymentGateway } from '../ports/payment-gateway.js';
+import { DeclineGuard } from '../workflow/decline-guard.js';
+import type { ConsumerDefinition } from '../workflow/define-consumer.js';
+import { builtInConsumers } from '../workflow/fan-out.js';
+import { Intake, toLogEvent } from '../workflow/intake.js';
+import { OrderSaga } from '../workflow/saga.js';
+import { SourceOfTruthSync } from '../workflow/sync.js';
+import { openBackends, openMailer, openPayments } from './backends.js';
+import type { Config } from './config.js';
+import { ConsumerRunner } from './consumer-runner.js';
+import type { Backends, ServiceContext } from './context.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { Scheduler } from './scheduler.js';
+
+export interface ServiceOptions {
+  readonly config: Config;
+  readonly logger: Logger;
+  /** The shop's own fan-out consumers, beside the built-in ones. */
+  readonly consumers?: readonly ConsumerDefinition[];
+  readonly clock?: Clock;
+}
+
+/** The demo catalog the embedded default starts with. */
+export const DEMO_CATALOG = [
+  { sku: 'A123', name: 'Widget', price: { amount: 1999, currency: 'USD' }, onHand: 100 },
+  { sku: 'B456', name: 'Gadget', price: { amount: 4900, currency: 'USD' }, onHand: 0 },
+] as const;
+
+const EXPIRY_SWEEP_MS = 1000;
+
+/**
+ * The composition root: picks the adapters, builds the saga, the consumers and the
+ * schedules, and starts what this process's role runs. Nothing else wires anything.
+ */
+export class Service {
+  readonly ctx: ServiceContext;
+  private readonly runners: ConsumerRunner[] = [];
+  private readonly scheduler: Scheduler;
+  private accepting = false;
+
+  private constructor(
+    private readonly options: ServiceOptions,
+    private readonly backends: Backends,
+    private readonly payments: PaymentGateway,
+    private readonly mailer: Mailer,
+    private readonly metrics: Metrics,
+    private readonly clock: Clock,
+  ) {
+    const { config, logger } = options;
+    this.scheduler = new Scheduler(logger, metrics);
+    const declines = new DeclineGuard(config.declineLimit, clock);
+    this.sync = new SourceOfTruthSync({ ...backends, clock });
+    this.saga = new OrderSaga({
+      ...backends,
+      payments,
+      clock,
+      reservationTtlMs: config.reservationTtlMs,
+      onStatus: (order) => {
+        metrics.transitions.inc({ status: order.status });
+        declines.record(order);
+      },
+    });
+    const intake = new Intake({ ...backends, clock, newId: randomUUID, declines });
+    const sync = this.sync;
+    this.ctx = {
+      config,
+      clock,
+      backends,
+      intake,
+      logger,
+      metrics: metrics.registry,
+      sync: {
+        stock: async () => ({ count: await sync.syncIn(), at: new Date(clock.now()).toISOString() }),
+        orders: async () => ({ count: await sync.syncOut(), at: new Date(clock.now()).toISOString() }),
+        putProduct: (product) => sync.putProduct(product),
+        lastSyncAt: () => sync.lastSyncAt,
+      },
+      ready: async () => {
+        const log = await backends.log.ping().catch(() => false);
+        const checks = { log, accepting: this.accepting };
+        return { ready: log && this.accepting, checks };
+      },
+    };
+  }
+
+  private readonly sync: SourceOfTruthSync;
+  private readonly saga: OrderSaga;
+
+  static async open(options: ServiceOptions): Promise<Service> {
+    const clock = options.clock ?? { now: () => Date.now() };
+    const { config } = options;
+    const backends = await openBackends(config, clock);
+    const payments = await openPayments(config);
+    const mailer = await openMailer(config, join(config.dataDir, 'outbox'));
+    return new Service(options, backends, payments, mailer, createMetrics(), clock);
+  }
+
+  /** Seeds the demo catalog on first start, syncs stock in, and starts this role's work. */
+  async start(): Promise<void> {
+    const { config, logger } = this.options;
+    await this.seedDemoCatalog();
+    await this.sync.syncIn().catch((error: unknown) => {
+      logger.warn({ err: String(error) }, 'source of truth unreachable at start; using the stock cache');
+    });
+    if (config.role === 'all' || config.role === 'worker') this.startConsumers();
+    if (config.role === 'all' || config.role === 'scheduler') this.startSchedules();
+    this.accepting = true;
+  }
+
+  /** Stops taking work, lets what is in hand finish, and closes the backends. */
+  async stop(): Promise<void> {
+    this.accepting = false;
+    await this.scheduler.stop();
+    await Promise.all(this.runners.map((runner) => runner.stop()));
+    await this.mailer.close();
+    await this.backends.close();
+  }
+
+  private startConsumers(): void {
+    const { logger, consumers = [] } = this.options;
+    const { log } = this.backends;
+    this.runners.push(
+      new ConsumerRunner(
+        log,
+        {
+          group: 'workflow',
+          types: ['OrderPlaced', 'CancelRequested', 'ReservationExpired'],
+          concurrency: 256,
+          handle: (event) => {
+            const data = event.data as OrderEvent;
+            return this.saga.advance(event.key, data.type === 'OrderPlaced' ? data.order : undefined);
+          },
+        },
+        logger,
+        this.metrics,
+      ),
+    );
+    const fanOut = [...builtInConsumers({ ...this.backends, mailer: this.mailer, clock: this.clock }), ...consumers];
+    for (const definition of fanOut) {
+      this.runners.push(new ConsumerRunner(log, this.fanOutSpec(definition), logger, this.metrics));
+    }
+    for (const runner of this.runners) runner.start();
+  }
+
+  private fanOutSpec(definition: ConsumerDefinition) {
+    const { orders, idempotency } = this.backends;
+    return {
+      group: definition.name,
+      types: ['OrderStatusChanged'],
+      concurrency: definition.concurrency ?? 16,
+      handle: async (event: { data: unknown; seq: number; key: string }) => {
+        const data = event.data as Extract<OrderEvent, { type: 'OrderStatusChanged' }>;
+        if (!definition.on.includes(data.status)) return;
+        const order: Order | undefined = await orders.get(event.key);
+        if (!order) return;
+        await definition.handle({
+          status: data.status,
+          at: data.at,
+          order,
+          seq: event.seq,
+          once: async (key, effect) => {
+            const scoped = `${definition.name}:${key}`;
+            if (await idempotency.wasDone(scoped)) return;
+            await effect();
+            await idempotency.markDone(scoped);
+          },
+        });
+      },
+    };
+  }
+
+  private startSchedules(): void {
+    const { config } = this.options;
+    const { stock, log } = this.backends;
+    this.scheduler.every('sync-out', config.syncOutIntervalMs, () => this.sync.syncOut());
+    this.scheduler.every('sync-in', config.syncInIntervalMs, () => this.sync.syncIn());
+    this.scheduler.every('reservation-expiry', Math.min(EXPIRY_SWEEP_MS, config.reservationTtlMs), async () => {
+      const at = new Date(this.clock.now()).toISOString();
+      const expired = await stock.expired(this.clock.now(), 1000);
+      if (expired.length === 0) return;
+      const events = expired.map((orderId): OrderEvent => ({ type: 'ReservationExpired', orderId, at }));
+      await log.append(events.map(toLogEvent));
+    });
+  }
+
+  private async seedDemoCatalog(): Promise<void> {
+    if (this.options.config.databaseUrl) return;
+    const { sot } = this.backends;
+    if ((await sot.products()).length > 0) return;
+    for (const product of DEMO_CATALOG) await this.sync.putProduct(product);
+    this.options.logger.info('demo catalog seeded: A123 (100 on hand), B456 (0 on hand)');
+  }
+}

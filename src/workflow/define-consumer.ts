@@ -1,0 +1,43 @@
+import type { Order } from '../domain/order.js';
+import type { OrderStatus } from '../domain/status.js';
+
+/**
+ * A fan-out consumer: its own consumer group on the log, told of every order that
+ * reaches one of the statuses in `on`. Delivery is at least once, so `handle` must be
+ * idempotent; `ctx.once` helps with effects that cannot be (an email, a credit).
+ * Adding one touches nothing in checkout.
+ */
+export interface ConsumerDefinition {
+  /** The consumer group's name: letters, digits, `-` and `_`. */
+  readonly name: string;
+  /** The statuses this consumer wants to hear about. */
+  readonly on: readonly OrderStatus[];
+  readonly handle: (ctx: ConsumerContext) => Promise<void>;
+  /** Events handled at once (different orders); default 16. */
+  readonly concurrency?: number;
+}
+
+export interface ConsumerContext {
+  /** The status that was reached. */
+  readonly status: OrderStatus;
+  /** When it was reached (ISO 8601). */
+  readonly at: string;
+  /** The order as it is now (it may have moved on since). */
+  readonly order: Order;
+  /** The log's sequence number of the event: replays repeat it. */
+  readonly seq: number;
+  /**
+   * Runs `effect` unless an effect with this key already ran to completion. A crash
+   * between the effect and its record runs it again: at least once, at most once per
+   * successful run.
+   */
+  once(key: string, effect: () => Promise<void>): Promise<void>;
+}
+
+export function defineConsumer(definition: ConsumerDefinition): ConsumerDefinition {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(definition.name)) {
+    throw new TypeError(`consumer name "${definition.name}": 1–64 letters, digits, - or _`);
+  }
+  if (definition.on.length === 0) throw new TypeError(`consumer ${definition.name}: "on" is empty`);
+  return definition;
+}

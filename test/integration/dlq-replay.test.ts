@@ -1,0 +1,159 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineConsumer } from '../../src/workflow/define-consumer.js';
+import { eventually, startInProcess, type InProcessService } from '../helpers/in-process.js';
+
+interface Placed {
+  orderId: string;
+}
+interface OrderView {
+  status: string;
+}
+interface DeadLetterView {
+  id: string;
+  consumer: string;
+  attempts: number;
+  lastError: string;
+  event: { key: string };
+}
+
+/**
+ * A shop consumer that fails on one order: that event goes to the dead-letter queue
+ * after 3 attempts while every other event flows; once the fault is fixed, a redrive
+ * delivers it once. A replay of one group re-delivers to it alone and changes nothing.
+ */
+describe('dead letters, redrive and replay', () => {
+  let service: InProcessService;
+  const handled: string[] = [];
+  const attempts = new Map<string, number>();
+  let poisonOrder: string | undefined;
+  let faultFixed = false;
+
+  const flaky = defineConsumer({
+    name: 'flaky',
+    on: ['COMPLETED'],
+    handle: ({ order }) => {
+      attempts.set(order.orderId, (attempts.get(order.orderId) ?? 0) + 1);
+      if (order.orderId === poisonOrder && !faultFixed) {
+        return Promise.reject(new Error('downstream refused this order'));
+      }
+      handled.push(order.orderId);
+      return Promise.resolve();
+    },
+  });
+  const counting: string[] = [];
+  const bystander = defineConsumer({
+    name: 'bystander',
+    on: ['COMPLETED'],
+    handle: ({ order }) => {
+      counting.push(order.orderId);
+      return Promise.resolve();
+    },
+  });
+
+  beforeAll(async () => {
+    service = await startInProcess({ consumers: [flaky, bystander] });
+  });
+  afterAll(async () => {
+    await service?.close();
+  });
+
+  const place = async (): Promise<string> => {
+    const response = await service.request<Placed>('POST', '/v1/orders', {
+      body: {
+        customerId: 'c1',
+        email: 'c1@example.com',
+        items: [{ sku: 'A123', qty: 1 }],
+        paymentMethod: 'pm_card_visa',
+      },
+    });
+    expect(response.status).toBe(202);
+    return response.json.orderId;
+  };
+  const statusOf = async (orderId: string): Promise<string> =>
+    (await service.request<OrderView>('GET', `/v1/orders/${orderId}`)).json.status;
+
+  it('dead-letters the failing event after 3 attempts while the others flow', async () => {
+    poisonOrder = await place();
+    const others = [await place(), await place(), await place()];
+    await eventually(async () => ((await statusOf(poisonOrder as string)) === 'COMPLETED' ? true : undefined));
+    await eventually(
+      async () => (others.every((id) => handled.includes(id)) ? true : undefined),
+      15_000,
+      'the other orders to flow',
+    );
+    const letter = await eventually(async () => {
+      const { json } = await service.request<{ deadLetters: DeadLetterView[] }>('GET', '/v1/admin/dlq', {
+        key: 'admin',
+      });
+      return json.deadLetters.find((l) => l.consumer === 'flaky' && l.event.key === poisonOrder);
+    }, 20_000, 'the dead letter');
+    expect(letter.attempts).toBe(3);
+    expect(letter.lastError).toContain('downstream refused this order');
+    expect(attempts.get(poisonOrder)).toBe(3);
+    expect(handled).not.toContain(poisonOrder);
+    // The fault belongs to one consumer: the others saw the order once.
+    expect(counting.filter((id) => id === poisonOrder)).toHaveLength(1);
+
+    const stats = await service.request<{ consumers: Record<string, { dlq: number }> }>(
+      'GET',
+      '/v1/admin/stats',
+      { key: 'admin' },
+    );
+    expect(stats.json.consumers['flaky']?.dlq).toBe(1);
+
+    faultFixed = true;
+    const redrive = await service.request('POST', `/v1/admin/dlq/${letter.id}/redrive`, { key: 'admin' });
+    expect(redrive.status).toBe(202);
+    await eventually(async () => (handled.includes(poisonOrder as string) ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(handled.filter((id) => id === poisonOrder)).toHaveLength(1);
+    const after = await service.request<{ deadLetters: DeadLetterView[] }>('GET', '/v1/admin/dlq', {
+      key: 'admin',
+    });
+    expect(after.json.deadLetters.filter((l) => l.consumer === 'flaky')).toHaveLength(0);
+    const again = await service.request('POST', `/v1/admin/dlq/${letter.id}/redrive`, { key: 'admin' });
+    expect(again.status).toBe(404);
+  });
+
+  it('replays one group from a sequence number: that group alone, nothing changes', async () => {
+    const before = await service.request<{ available: number }>('GET', '/v1/products/A123');
+    const bystanderSeen = counting.length;
+    const flakySeen = handled.length;
+    const replay = await service.request('POST', '/v1/admin/replay', {
+      key: 'admin',
+      body: { consumer: 'flaky', fromSeq: 1 },
+    });
+    expect(replay.status).toBe(202);
+    await eventually(async () => (handled.length >= flakySeen + 4 ? true : undefined), 15_000, 'the replay');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(counting.length).toBe(bystanderSeen);
+    const after = await service.request<{ available: number }>('GET', '/v1/products/A123');
+    expect(after.json.available).toBe(before.json.available);
+    const stats = await service.request<{ orders: Record<string, number> }>('GET', '/v1/admin/stats', {
+      key: 'admin',
+    });
+    expect(stats.json.orders['COMPLETED']).toBe(4);
+  });
+
+  it('replays a group from a time', async () => {
+    const flakySeen = handled.length;
+    const replay = await service.request('POST', '/v1/admin/replay', {
+      key: 'admin',
+      body: { consumer: 'flaky', fromTime: new Date(Date.now() - 60_000).toISOString() },
+    });
+    expect(replay.status).toBe(202);
+    await eventually(async () => (handled.length >= flakySeen + 4 ? true : undefined), 15_000, 'the replay');
+  });
+
+  it('shows an order timeline with each consumer outcome', async () => {
+    const { status, json } = await service.request<{
+      events: { type: string; outcomes: Record<string, { state: string; attempts: number }> }[];
+    }>('GET', `/v1/admin/orders/${poisonOrder}/timeline`, { key: 'admin' });
+    expect(status).toBe(200);
+    const types = json.events.map((event) => event.type);
+    expect(types[0]).toBe('OrderPlaced');
+    expect(types).toContain('OrderStatusChanged');
+    const completed = json.events.find((event) => event.outcomes['flaky']);
+    expect(completed?.outcomes['flaky']?.attempts).toBeGreaterThanOrEqual(3);
+  });
+});

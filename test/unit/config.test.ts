@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, parseApiKeys, parseDuration } from '../../src/runtime/config.js';
+import { backoffMs } from '../../src/runtime/backoff.js';
+
+describe('configuration', () => {
+  it('has the documented defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      dataDir: './data',
+      apiKeys: undefined,
+      simPaymentFailureRate: 0,
+      syncInIntervalMs: 300_000,
+      syncOutIntervalMs: 1000,
+      reservationTtlMs: 900_000,
+      role: 'all',
+      namespace: 'orderflow',
+      rateLimit: 500,
+      declineLimit: 0,
+    });
+  });
+  it('treats an empty variable as unset', () => {
+    expect(loadConfig({ PORT: '', ORDERFLOW_API_KEYS: ' ' }).port).toBe(3000);
+  });
+  it('parses durations', () => {
+    expect(parseDuration('X', '200ms')).toBe(200);
+    expect(parseDuration('X', '1s')).toBe(1000);
+    expect(parseDuration('X', '5m')).toBe(300_000);
+    expect(parseDuration('X', '1h')).toBe(3_600_000);
+    expect(parseDuration('X', '1500')).toBe(1500);
+    expect(() => parseDuration('X', 'soon')).toThrow(ConfigError);
+    expect(() => parseDuration('X', '0s')).toThrow(ConfigError);
+  });
+  it('parses API keys into roles with a non-secret id', () => {
+    const keys = parseApiKeys('client:abc, admin:def,client:ghi') ?? [];
+    expect(keys.map((k) => k.role)).toEqual(['client', 'admin', 'client']);
+    expect(keys[0]?.id).toMatch(/^client_[0-9a-f]{16}$/);
+    expect(keys[0]?.id).not.toContain('abc');
+    expect(() => parseApiKeys('root:abc')).toThrow(ConfigError);
+    expect(() => parseApiKeys('client:')).toThrow(ConfigError);
+  });
+  it('refuses to run without keys off loopback', () => {
+    expect(() => loadConfig({ HOST: '0.0.0.0' })).toThrow(ConfigError);
+    expect(loadConfig({ HOST: '0.0.0.0', ORDERFLOW_API_KEYS: 'client:a' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '::1' }).apiKeys).toBeUndefined();
+  });
+  it('rejects bad values with a clear error', () => {
+    expect(() => loadConfig({ ORDERFLOW_ROLE: 'boss' })).toThrow(/ORDERFLOW_ROLE/);
+    expect(() => loadConfig({ ORDERFLOW_SIM_PAYMENT_FAILURE_RATE: '2' })).toThrow(/RATE/);
+    expect(() => loadConfig({ PORT: 'http' })).toThrow(/PORT/);
+    expect(() => loadConfig({ ORDERFLOW_NAMESPACE: 'a b' })).toThrow(/NAMESPACE/);
+  });
+});
+
+describe('backoff', () => {
+  it('doubles per attempt, with jitter, up to the cap', () => {
+    expect(backoffMs(1, 100, 30_000, () => 0)).toBe(50);
+    expect(backoffMs(1, 100, 30_000, () => 0.999)).toBeLessThanOrEqual(100);
+    expect(backoffMs(3, 100, 30_000, () => 1)).toBe(400);
+    expect(backoffMs(20, 100, 30_000, () => 1)).toBe(30_000);
+  });
+});

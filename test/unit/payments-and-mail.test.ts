@@ -1,0 +1,100 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { OutboxMailer } from '../../src/adapters/mail/outbox-mailer.js';
+import { SimulatedPayments } from '../../src/adapters/payments/simulated-payments.js';
+import { newOrder } from '../../src/domain/order.js';
+import { DeclineGuard } from '../../src/workflow/decline-guard.js';
+import { statusEmail } from '../../src/workflow/email-templates.js';
+
+const usd = (amount: number) => ({ amount, currency: 'USD' });
+const charge = (paymentMethod: string, key: string) => ({
+  orderId: key,
+  amount: usd(100),
+  paymentMethod,
+  idempotencyKey: key,
+});
+
+describe('simulated payments', () => {
+  it('follows Stripe test payment methods', async () => {
+    const payments = new SimulatedPayments(0);
+    expect(await payments.charge(charge('pm_card_visa', 'a'))).toMatchObject({ ok: true });
+    expect(await payments.charge(charge('pm_card_chargeDeclined', 'b'))).toMatchObject({ ok: false });
+    expect(await payments.charge(charge('pm_bogus', 'c'))).toMatchObject({ ok: false });
+  });
+  it('answers a retried key the same, also in a new process', async () => {
+    const first = await new SimulatedPayments(0.5).charge(charge('pm_card_visa', 'k1'));
+    const again = await new SimulatedPayments(0.5).charge(charge('pm_card_visa', 'k1'));
+    expect(again).toEqual(first);
+  });
+  it('declines about the configured share at random', async () => {
+    const payments = new SimulatedPayments(0.3);
+    let declined = 0;
+    for (let i = 0; i < 2000; i += 1) {
+      if (!(await payments.charge(charge('pm_card_visa', `order-${i}`))).ok) declined += 1;
+    }
+    expect(declined / 2000).toBeGreaterThan(0.25);
+    expect(declined / 2000).toBeLessThan(0.35);
+  });
+});
+
+const order = newOrder({
+  orderId: 'ord-1',
+  customerId: 'c1',
+  email: 'c1@example.com',
+  items: [{ sku: 'A123', qty: 2, unitPrice: usd(1999) }],
+  total: usd(3998),
+  paymentMethod: 'pm_card_visa',
+  owner: 'o',
+  clientIp: '10.0.0.1',
+  createdAt: new Date(0).toISOString(),
+});
+
+describe('status emails', () => {
+  it('names the order and the status, with the summary in text and HTML', () => {
+    const mail = statusEmail(order, 'COMPLETED');
+    expect(mail.subject).toBe('Order ord-1 COMPLETED');
+    expect(mail.to).toBe('c1@example.com');
+    expect(mail.text).toContain('2 × A123 at 19.99 USD');
+    expect(mail.text).toContain('Total: 39.98 USD');
+    expect(mail.html).toContain('<strong>39.98 USD</strong>');
+  });
+  it('writes one .eml file per mail id in the outbox', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'orderflow-outbox-'));
+    try {
+      const mailer = new OutboxMailer(dir, 'shop <shop@example.com>');
+      await mailer.send(statusEmail(order, 'COMPLETED'));
+      await mailer.send(statusEmail(order, 'COMPLETED'));
+      await mailer.send(statusEmail(order, 'REFUNDED'));
+      const files = (await readdir(dir)).sort();
+      expect(files).toEqual(['ord-1.COMPLETED.eml', 'ord-1.REFUNDED.eml']);
+      const eml = await readFile(join(dir, files[0] as string), 'utf8');
+      expect(eml).toContain('Subject: Order ord-1 COMPLETED');
+      expect(eml).toContain('Content-Type: text/html');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('decline guard', () => {
+  it('blocks a customer or an IP past the hourly limit, and forgets after an hour', () => {
+    let now = 0;
+    const guard = new DeclineGuard(2, { now: () => now });
+    const failed = { ...order, status: 'PAYMENT_FAILED' as const };
+    guard.record(failed);
+    expect(guard.blocked('c1', '10.0.0.9')).toBe(false);
+    guard.record(failed);
+    expect(guard.blocked('c1', '10.0.0.9')).toBe(true);
+    expect(guard.blocked('someone-else', '10.0.0.1')).toBe(true);
+    expect(guard.blocked('someone-else', '10.0.0.9')).toBe(false);
+    now = 3_600_001;
+    expect(guard.blocked('c1', '10.0.0.1')).toBe(false);
+  });
+  it('is off at 0', () => {
+    const guard = new DeclineGuard(0, { now: () => 0 });
+    guard.record({ ...order, status: 'PAYMENT_FAILED' });
+    expect(guard.blocked('c1', '10.0.0.1')).toBe(false);
+  });
+});
