@@ -1,0 +1,69 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '../../ports/clock.js';
+import { SqliteDatabase } from './sqlite-database.js';
+import { SqliteEventLog, type SqliteEventLogOptions } from './sqlite-event-log.js';
+import { SqliteIdempotencyStore } from './sqlite-idempotency-store.js';
+import { SqliteOrderStore } from './sqlite-order-store.js';
+import { SqliteSourceOfTruth } from './sqlite-source-of-truth.js';
+import { SqliteStockStore } from './sqlite-stock-store.js';
+import { SqliteSyncOutbox } from './sqlite-sync-outbox.js';
+
+export interface SqliteBackend {
+  readonly log: SqliteEventLog;
+  readonly orders: SqliteOrderStore;
+  readonly stock: SqliteStockStore;
+  readonly idempotency: SqliteIdempotencyStore;
+  readonly outbox: SqliteSyncOutbox;
+  readonly sot: SqliteSourceOfTruth;
+  /** The hot file shared by everything but the source of truth (one group-commit writer). */
+  readonly hot: SqliteDatabase;
+  /** Stops the log's timers, commits what is queued and closes both files. */
+  close(): Promise<void>;
+}
+
+/**
+ * The embedded backend: `orderflow.db` holds the log and every cache, so writes of one tick
+ * (an order, its event, its idempotency record) commit together; `sot.db` is the source of
+ * truth, a separate file as the shop's own database would be. One process per data dir runs
+ * the consumers (a group's in-flight deliveries live in that process's memory); a process
+ * that only appends may share the dir if the consuming one sets `otherProcessesCheckMs`.
+ */
+export function openSqliteBackend(
+  dataDir: string,
+  clock: Clock,
+  options: SqliteEventLogOptions = {},
+): SqliteBackend {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const hot = new SqliteDatabase(path.join(dataDir, 'orderflow.db'));
+  const sotDatabase = new SqliteDatabase(path.join(dataDir, 'sot.db'));
+  const log = new SqliteEventLog(hot, clock, options);
+  const orders = new SqliteOrderStore(hot);
+  const stock = new SqliteStockStore(hot);
+  const idempotency = new SqliteIdempotencyStore(hot, clock);
+  const outbox = new SqliteSyncOutbox(hot, clock);
+  const sot = new SqliteSourceOfTruth(sotDatabase, clock);
+  let closing: Promise<void> | undefined;
+  return {
+    log,
+    orders,
+    stock,
+    idempotency,
+    outbox,
+    sot,
+    hot,
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.all([
+          log.close(),
+          orders.close(),
+          stock.close(),
+          idempotency.close(),
+          outbox.close(),
+          sot.close(),
+        ]);
+        hot.close();
+        sotDatabase.close();
+      })()),
+  };
+}

@@ -1,0 +1,79 @@
+import type { LogEvent } from '../../ports/event-log.js';
+import type { SqliteMigration } from './sqlite-database.js';
+
+export const EVENT_LOG_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    id: 'event-log/1-events',
+    sql: `
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        key TEXT NOT NULL,
+        data TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX events_key ON events (key, seq);
+      CREATE INDEX events_at ON events (at);
+      CREATE TABLE consumer_groups (
+        name TEXT PRIMARY KEY,
+        offset INTEGER NOT NULL,
+        types TEXT NOT NULL
+      );
+      CREATE TABLE retries (
+        group_name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        not_before INTEGER NOT NULL,
+        last_error TEXT,
+        state TEXT NOT NULL,
+        PRIMARY KEY (group_name, seq)
+      );
+      CREATE INDEX retries_state ON retries (group_name, state);
+      CREATE TABLE dead_letters (
+        id TEXT PRIMARY KEY,
+        group_name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT NOT NULL,
+        at INTEGER NOT NULL
+      );
+      CREATE INDEX dead_letters_group ON dead_letters (group_name, seq);
+    `,
+  },
+];
+
+/**
+ * States of a `retries` row: `waiting` (a nak: due at not_before), `redrive` (a dead letter
+ * sent back), `acked` and `dead` (kept with their attempts and last error for `trace`).
+ */
+export type RetryState = 'waiting' | 'redrive' | 'acked' | 'dead';
+
+export interface EventRow {
+  readonly seq: number;
+  readonly id: string;
+  readonly type: string;
+  readonly key: string;
+  readonly data: string;
+  readonly at: number;
+}
+
+export const EVENT_COLUMNS = 'seq, id, type, key, data, at';
+
+/** Matches `type` against the JSON list bound as `@types`; an empty list matches every type. */
+export const TYPE_FILTER = `(json_array_length(@types) = 0 OR type IN (SELECT value FROM json_each(@types)))`;
+
+export function toLogEvent(row: EventRow): LogEvent {
+  return {
+    seq: row.seq,
+    id: row.id,
+    type: row.type,
+    key: row.key,
+    data: JSON.parse(row.data) as unknown,
+    at: row.at,
+  };
+}
+
+export function deadLetterId(group: string, seq: number): string {
+  return `${group}:${seq}`;
+}

@@ -1,0 +1,306 @@
+import type { Clock } from '../../ports/clock.js';
+import type {
+  ConsumerSpec,
+  DeadLetter,
+  Delivery,
+  DeliveryOutcome,
+  EventLog,
+  EventTrace,
+  GroupStats,
+  NewEvent,
+  ReplayFrom,
+  Subscription,
+} from '../../ports/event-log.js';
+import { SqliteConsumerGroup } from './sqlite-consumer-group.js';
+import { openOrShare, type SqliteDatabase } from './sqlite-database.js';
+import {
+  EVENT_COLUMNS,
+  EVENT_LOG_MIGRATIONS,
+  toLogEvent,
+  TYPE_FILTER,
+  type EventRow,
+  type RetryState,
+} from './sqlite-event-log-schema.js';
+
+const INSERT_EVENT =
+  'INSERT OR IGNORE INTO events (id, type, key, data, at) VALUES (@id, @type, @key, @data, @at)';
+const SELECT_DEAD_LETTERS = `SELECT d.id AS dead_id, d.group_name, d.attempts, d.last_error, d.at AS dead_at,
+    e.seq, e.id, e.type, e.key, e.data, e.at
+  FROM dead_letters d JOIN events e ON e.seq = d.seq ORDER BY d.at, d.rowid LIMIT ?`;
+const SELECT_DEAD_LETTER =
+  'SELECT group_name, seq, attempts, last_error FROM dead_letters WHERE id = ?';
+const DELETE_DEAD_LETTER = 'DELETE FROM dead_letters WHERE id = ?';
+const REDRIVE = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
+  VALUES (?, ?, ?, ?, ?, 'redrive')
+  ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
+    not_before = excluded.not_before, last_error = excluded.last_error, state = 'redrive'`;
+const FIRST_AT = 'SELECT MIN(seq) AS seq FROM events WHERE at >= ?';
+const MAX_SEQ = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
+const SELECT_GROUPS = 'SELECT name, offset, types FROM consumer_groups';
+const COUNT_AFTER = `SELECT COUNT(*) AS n FROM events WHERE seq > @after AND ${TYPE_FILTER}`;
+const DLQ_COUNTS = 'SELECT group_name, COUNT(*) AS n FROM dead_letters GROUP BY group_name';
+const EVENTS_BY_KEY = `SELECT ${EVENT_COLUMNS} FROM events WHERE key = ? ORDER BY seq`;
+const RETRY_OF = 'SELECT attempts, last_error, state FROM retries WHERE group_name = ? AND seq = ?';
+const DATA_VERSION = 'PRAGMA data_version';
+const DEAD_LETTER_OF =
+  'SELECT attempts, last_error FROM dead_letters WHERE group_name = ? AND seq = ?';
+
+interface DeadLetterRow extends EventRow {
+  readonly dead_id: string;
+  readonly group_name: string;
+  readonly attempts: number;
+  readonly last_error: string;
+  readonly dead_at: number;
+}
+
+export interface SqliteEventLogOptions {
+  /**
+   * Off by default. Appends of this process wake its consumers at once; appends committed
+   * by ANOTHER process on the same file (an `api` and a `worker` role sharing a data dir) are
+   * noticed only by checking `PRAGMA data_version` this often.
+   */
+  readonly otherProcessesCheckMs?: number;
+}
+
+interface GroupView {
+  readonly offset: number;
+  readonly position: number;
+  readonly types: readonly string[];
+  readonly inFlight: number;
+  readonly isHandedOut: (seq: number) => boolean;
+}
+
+/**
+ * The event log in the hot SQLite file. Appends join the shared group commit; consumers in
+ * this process are woken right after the commit, never by polling. A consumer group with an
+ * empty `types` list receives every type.
+ */
+export class SqliteEventLog implements EventLog {
+  private readonly database: SqliteDatabase;
+  private readonly owned: boolean;
+  private readonly groups = new Map<string, SqliteConsumerGroup>();
+  private closed = false;
+  private readonly otherProcessesCheck: NodeJS.Timeout | undefined;
+
+  constructor(
+    source: SqliteDatabase | string,
+    private readonly clock: Clock,
+    options: SqliteEventLogOptions = {},
+  ) {
+    ({ database: this.database, owned: this.owned } = openOrShare(source));
+    this.database.migrate(EVENT_LOG_MIGRATIONS);
+    if (options.otherProcessesCheckMs)
+      this.otherProcessesCheck = this.checkOtherProcesses(options.otherProcessesCheckMs);
+  }
+
+  async append(events: readonly NewEvent[]): Promise<void> {
+    if (this.closed) throw new Error('the event log is closed');
+    if (events.length === 0) return;
+    const at = this.clock.now();
+    const rows = events.map((event) => ({
+      id: event.id,
+      type: event.type,
+      key: event.key,
+      data: JSON.stringify(event.data ?? null),
+      at,
+    }));
+    await this.database.write((db) => {
+      const insert = db.statement<[(typeof rows)[number]], never>(INSERT_EVENT);
+      for (const row of rows) insert.run(row);
+    });
+    this.wakeAll();
+  }
+
+  consume(spec: ConsumerSpec, deliver: (delivery: Delivery) => void): Subscription {
+    if (this.closed) throw new Error('the event log is closed');
+    return this.group(spec.group).subscribe(spec, deliver);
+  }
+
+  deadLetters(limit: number): Promise<DeadLetter[]> {
+    const rows = this.database.statement<[number], DeadLetterRow>(SELECT_DEAD_LETTERS).all(limit);
+    return Promise.resolve(
+      rows.map((row) => ({
+        id: row.dead_id,
+        group: row.group_name,
+        event: toLogEvent(row),
+        attempts: row.attempts,
+        lastError: row.last_error,
+        at: row.dead_at,
+      })),
+    );
+  }
+
+  async redrive(deadLetterId: string): Promise<boolean> {
+    const now = this.clock.now();
+    const letter = await this.database.write((db) => {
+      const row = db
+        .statement<
+          [string],
+          { group_name: string; seq: number; attempts: number; last_error: string }
+        >(SELECT_DEAD_LETTER)
+        .get(deadLetterId);
+      if (!row) return undefined;
+      db.statement<[string], never>(DELETE_DEAD_LETTER).run(deadLetterId);
+      db.statement<[string, number, number, number, string], never>(REDRIVE).run(
+        row.group_name,
+        row.seq,
+        row.attempts,
+        now,
+        row.last_error,
+      );
+      return row;
+    });
+    if (!letter) return false;
+    this.groups.get(letter.group_name)?.scheduleRetry(letter.seq, letter.attempts, 0);
+    return true;
+  }
+
+  /**
+   * Rewinds the group to the first event at or after `from`. It only ever moves a group
+   * back: a point after its position changes nothing, so a replay never skips events.
+   */
+  async replay(group: string, from: ReplayFrom): Promise<void> {
+    const seq = 'seq' in from ? from.seq : this.firstSeqAt(from.time);
+    const consumer = this.group(group);
+    consumer.rewind(seq);
+    await consumer.persist();
+  }
+
+  stats(): Promise<Record<string, GroupStats>> {
+    const dlq = new Map(
+      this.database
+        .statement<[], { group_name: string; n: number }>(DLQ_COUNTS)
+        .all()
+        .map((row) => [row.group_name, row.n]),
+    );
+    const count = this.database.statement<[{ after: number; types: string }], { n: number }>(
+      COUNT_AFTER,
+    );
+    const stats: Record<string, GroupStats> = {};
+    for (const [name, view] of this.knownGroups()) {
+      const lag = count.get({ after: view.position, types: JSON.stringify(view.types) })?.n ?? 0;
+      stats[name] = { lag, inFlight: view.inFlight, dlq: dlq.get(name) ?? 0 };
+    }
+    return Promise.resolve(stats);
+  }
+
+  trace(key: string): Promise<EventTrace[]> {
+    const events = this.database
+      .statement<[string], EventRow>(EVENTS_BY_KEY)
+      .all(key)
+      .map(toLogEvent);
+    const groups = this.knownGroups();
+    return Promise.resolve(
+      events.map((event) => {
+        const outcomes: Record<string, DeliveryOutcome> = {};
+        for (const [name, view] of groups) {
+          if (view.types.length > 0 && !view.types.includes(event.type)) continue;
+          outcomes[name] = this.outcome(name, view, event.seq);
+        }
+        return { event, outcomes };
+      }),
+    );
+  }
+
+  ping(): Promise<boolean> {
+    if (this.closed || !this.database.isOpen) return Promise.resolve(false);
+    return Promise.resolve(
+      this.database.statement<[], { ok: number }>('SELECT 1 AS ok').get()?.ok === 1,
+    );
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.otherProcessesCheck);
+    for (const group of this.groups.values()) group.close();
+    if (this.owned) this.database.close();
+    return Promise.resolve();
+  }
+
+  private wakeAll(): void {
+    for (const group of this.groups.values()) group.pump();
+  }
+
+  private checkOtherProcesses(everyMs: number): NodeJS.Timeout {
+    const version = () =>
+      this.database.statement<[], { data_version: number }>(DATA_VERSION).get()?.data_version;
+    let seen = version();
+    const timer = setInterval(() => {
+      if (!this.database.isOpen) return;
+      const current = version();
+      if (current === seen) return;
+      seen = current;
+      this.wakeAll();
+    }, everyMs);
+    timer.unref();
+    return timer;
+  }
+
+  private group(name: string): SqliteConsumerGroup {
+    let group = this.groups.get(name);
+    if (!group) {
+      group = new SqliteConsumerGroup(name, this.database, this.clock);
+      this.groups.set(name, group);
+    }
+    return group;
+  }
+
+  private firstSeqAt(time: number): number {
+    const first = this.database
+      .statement<[number], { seq: number | null }>(FIRST_AT)
+      .get(time)?.seq;
+    if (first !== null && first !== undefined) return first;
+    return (this.database.statement<[], { seq: number }>(MAX_SEQ).get()?.seq ?? 0) + 1;
+  }
+
+  /** Groups of running subscriptions and of the consumer_groups table. */
+  private knownGroups(): Map<string, GroupView> {
+    const views = new Map<string, GroupView>();
+    const rows = this.database
+      .statement<[], { name: string; offset: number; types: string }>(SELECT_GROUPS)
+      .all();
+    for (const row of rows) {
+      views.set(row.name, {
+        offset: row.offset,
+        position: row.offset,
+        types: JSON.parse(row.types) as string[],
+        inFlight: 0,
+        isHandedOut: () => false,
+      });
+    }
+    for (const [name, group] of this.groups) {
+      views.set(name, {
+        offset: group.offset,
+        position: group.position,
+        types: JSON.parse(group.typeFilter) as string[],
+        inFlight: group.inFlight,
+        isHandedOut: (seq) => group.isHandedOut(seq),
+      });
+    }
+    return views;
+  }
+
+  private outcome(group: string, view: GroupView, seq: number): DeliveryOutcome {
+    const dead = this.database
+      .statement<[string, number], { attempts: number; last_error: string }>(DEAD_LETTER_OF)
+      .get(group, seq);
+    if (dead) return { state: 'dead', attempts: dead.attempts, lastError: dead.last_error };
+    const retry = this.database
+      .statement<
+        [string, number],
+        { attempts: number; last_error: string | null; state: RetryState }
+      >(RETRY_OF)
+      .get(group, seq);
+    if (retry) {
+      const state =
+        retry.state === 'acked' ? 'acked' : retry.state === 'dead' ? 'dead' : 'retrying';
+      return withError({ state, attempts: retry.attempts }, retry.last_error);
+    }
+    if (seq <= view.offset) return { state: 'acked', attempts: 1 };
+    return { state: 'pending', attempts: view.isHandedOut(seq) ? 1 : 0 };
+  }
+}
+
+function withError(outcome: DeliveryOutcome, lastError: string | null): DeliveryOutcome {
+  return lastError === null ? outcome : { ...outcome, lastError };
+}

@@ -1,0 +1,147 @@
+import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
+import { isCancellable, type OrderStatus } from '../../domain/status.js';
+import type { OrderStore } from '../../ports/order-store.js';
+import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
+
+const MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    id: 'order-store/1-orders',
+    sql: `
+      CREATE TABLE orders (
+        order_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        data TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX orders_status ON orders (status);
+    `,
+  },
+];
+
+const INSERT = `INSERT OR IGNORE INTO orders (order_id, status, data, created_at, updated_at)
+  VALUES (?, ?, ?, ?, ?)`;
+const SELECT = 'SELECT data FROM orders WHERE order_id = ?';
+const SELECT_IN = 'SELECT data FROM orders WHERE order_id = ? AND status = ?';
+const UPDATE =
+  'UPDATE orders SET status = ?, data = ?, updated_at = ? WHERE order_id = ? AND status = ?';
+const COUNT = 'SELECT status, COUNT(*) AS n FROM orders GROUP BY status';
+
+type Listener = (order: Order) => void;
+
+/** The order cache in the hot SQLite file; every write joins the shared group commit. */
+export class SqliteOrderStore implements OrderStore {
+  private readonly database: SqliteDatabase;
+  private readonly owned: boolean;
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(source: SqliteDatabase | string) {
+    ({ database: this.database, owned: this.owned } = openOrShare(source));
+    this.database.migrate(MIGRATIONS);
+  }
+
+  async create(order: Order): Promise<void> {
+    const data = JSON.stringify(order);
+    const created = await this.database.write(
+      (db) =>
+        db
+          .statement<[string, string, string, string, string], never>(INSERT)
+          .run(order.orderId, order.status, data, order.createdAt, order.updatedAt).changes === 1,
+    );
+    if (created) this.notify(order);
+  }
+
+  get(orderId: string): Promise<Order | undefined> {
+    return Promise.resolve(this.read(this.database, orderId));
+  }
+
+  async transition(
+    orderId: string,
+    from: OrderStatus,
+    to: OrderStatus,
+    at: string,
+    patch?: TransitionPatch,
+  ): Promise<Order | undefined> {
+    const moved = await this.database.write((db) => {
+      const row = db.statement<[string, string], { data: string }>(SELECT_IN).get(orderId, from);
+      if (!row) return undefined;
+      const order = applyTransition(JSON.parse(row.data) as Order, to, at, patch);
+      this.update(db, order, from);
+      return order;
+    });
+    if (moved) this.notify(moved);
+    return moved;
+  }
+
+  async requestCancel(orderId: string): Promise<Order | undefined> {
+    const result = await this.database.write((db) => {
+      const order = this.read(db, orderId);
+      if (!order || order.cancelRequested || !isCancellable(order.status))
+        return { order, changed: false };
+      const requested: Order = { ...order, cancelRequested: true };
+      this.update(db, requested, order.status);
+      return { order: requested, changed: true };
+    });
+    if (result.changed && result.order) this.notify(result.order);
+    return result.order;
+  }
+
+  watch(orderId: string, listener: Listener): () => void {
+    let listeners = this.listeners.get(orderId);
+    if (!listeners) {
+      listeners = new Set();
+      this.listeners.set(orderId, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      const current = this.listeners.get(orderId);
+      current?.delete(listener);
+      if (current?.size === 0) this.listeners.delete(orderId);
+    };
+  }
+
+  countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
+    const counts: Partial<Record<OrderStatus, number>> = {};
+    for (const row of this.database
+      .statement<[], { status: OrderStatus; n: number }>(COUNT)
+      .all()) {
+      counts[row.status] = row.n;
+    }
+    return Promise.resolve(counts);
+  }
+
+  close(): Promise<void> {
+    this.listeners.clear();
+    if (this.owned) this.database.close();
+    return Promise.resolve();
+  }
+
+  private read(db: SqliteDatabase, orderId: string): Order | undefined {
+    const row = db.statement<[string], { data: string }>(SELECT).get(orderId);
+    return row ? (JSON.parse(row.data) as Order) : undefined;
+  }
+
+  private update(db: SqliteDatabase, order: Order, from: OrderStatus): void {
+    db.statement<[string, string, string, string, string], never>(UPDATE).run(
+      order.status,
+      JSON.stringify(order),
+      order.updatedAt,
+      order.orderId,
+      from,
+    );
+  }
+
+  /** Runs after the commit; a failing listener must not fail the write that committed. */
+  private notify(order: Order): void {
+    for (const listener of [...(this.listeners.get(order.orderId) ?? [])]) {
+      try {
+        listener(order);
+      } catch (error) {
+        process.emitWarning(
+          error instanceof Error ? error : new Error(String(error)),
+          'OrderflowWatchWarning',
+        );
+      }
+    }
+  }
+}

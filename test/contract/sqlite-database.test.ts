@@ -1,0 +1,199 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteBackend } from '../../src/adapters/sqlite/sqlite-backend.js';
+import { DatabaseClosedError, SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
+import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
+import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempotency-store.js';
+import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.js';
+import { ManualClock } from './fixture.js';
+import { Collector, makeOrder } from './support.js';
+
+const MIGRATION = {
+  id: 'test/1-items',
+  sql: 'CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE)',
+};
+
+describe('sqlite database and group-commit writer', () => {
+  let dir: string;
+  const open: { close(): void }[] = [];
+
+  const database = (file = 'orderflow.db'): SqliteDatabase => {
+    const db = new SqliteDatabase(path.join(dir, file));
+    open.push(db);
+    return db;
+  };
+
+  beforeEach(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'orderflow-sqlite-'));
+  });
+
+  afterEach(async () => {
+    for (const db of open.splice(0)) db.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('opens the file in WAL mode and runs each migration once', () => {
+    const db = database();
+    db.migrate([MIGRATION]);
+    db.migrate([MIGRATION]);
+    db.close();
+    const again = database();
+    again.migrate([
+      MIGRATION,
+      { id: 'test/2-more', sql: 'ALTER TABLE items ADD COLUMN note TEXT' },
+    ]);
+    const raw = new Database(path.join(dir, 'orderflow.db'), { readonly: true });
+    try {
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(raw.prepare('SELECT id FROM schema_migrations ORDER BY id').all()).toEqual([
+        { id: 'test/1-items' },
+        { id: 'test/2-more' },
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('commits the writes of one tick in one transaction and resolves them after the commit', async () => {
+    const db = database();
+    db.migrate([MIGRATION]);
+    const before = db.commits;
+    const insert = (name: string) =>
+      db.write((d) =>
+        Number(
+          d.statement<[string], never>('INSERT INTO items (name) VALUES (?)').run(name).changes,
+        ),
+      );
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => insert(`item-${i}`)));
+    expect(results).toEqual(Array.from({ length: 100 }, () => 1));
+    expect(db.commits - before).toBe(1);
+    const other = new Database(path.join(dir, 'orderflow.db'), { readonly: true });
+    try {
+      expect(other.prepare('SELECT COUNT(*) AS n FROM items').get()).toEqual({ n: 100 });
+    } finally {
+      other.close();
+    }
+  });
+
+  it('rolls back a failing op alone: its neighbours in the batch commit', async () => {
+    const db = database();
+    db.migrate([MIGRATION]);
+    const insert = (name: string) =>
+      db.write((d) => {
+        d.statement<[string], never>('INSERT INTO items (name) VALUES (?)').run(name);
+        return name;
+      });
+    const outcomes = await Promise.allSettled([
+      insert('a'),
+      db.write((d) => {
+        d.statement<[string], never>('INSERT INTO items (name) VALUES (?)').run('half-done');
+        throw new Error('op failed');
+      }),
+      insert('a'),
+      insert('b'),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'fulfilled',
+    ]);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toEqual(new Error('op failed'));
+    const names = db.statement<[], { name: string }>('SELECT name FROM items ORDER BY name').all();
+    expect(names.map((row) => row.name)).toEqual(['a', 'b']);
+  });
+
+  it('rejects writes after close', async () => {
+    const db = database();
+    db.close();
+    await expect(db.write(() => 1)).rejects.toBeInstanceOf(DatabaseClosedError);
+  });
+
+  it('puts an order, its event and its idempotency record of one tick in one commit', async () => {
+    const clock = new ManualClock();
+    const hot = database();
+    const orders = new SqliteOrderStore(hot);
+    const log = new SqliteEventLog(hot, clock);
+    const idempotency = new SqliteIdempotencyStore(hot, clock);
+    const order = makeOrder();
+    expect(await idempotency.begin('client', 'key-1', 'fp', 60_000)).toEqual({ state: 'started' });
+    const before = hot.commits;
+    await Promise.all([
+      orders.create(order),
+      log.append([
+        { id: `${order.orderId}.placed`, type: 'OrderPlaced', key: order.orderId, data: { order } },
+      ]),
+      idempotency.complete('client', 'key-1', {
+        status: 202,
+        body: { orderId: order.orderId },
+        headers: {},
+      }),
+    ]);
+    expect(hot.commits - before).toBe(1);
+    await log.close();
+    hot.close();
+
+    const reopened = database();
+    expect(await new SqliteOrderStore(reopened).get(order.orderId)).toEqual(order);
+    expect(
+      await new SqliteIdempotencyStore(reopened, clock).begin('client', 'key-1', 'fp', 60_000),
+    ).toMatchObject({
+      state: 'replay',
+    });
+    const collector = new Collector();
+    const again = new SqliteEventLog(reopened, clock);
+    again.consume({ group: 'g', types: ['OrderPlaced'], maxInFlight: 10 }, collector.deliver);
+    await collector.waitFor(1);
+    expect(collector.ids).toEqual([`${order.orderId}.placed`]);
+    await again.close();
+  });
+
+  it('notices appends of another connection only when asked to check for them', async () => {
+    const clock = new ManualClock();
+    const consuming = new SqliteEventLog(database(), clock, { otherProcessesCheckMs: 20 });
+    const appending = new SqliteEventLog(database(), clock);
+    const collector = new Collector();
+    consuming.consume({ group: 'g', types: [], maxInFlight: 10 }, collector.deliver);
+    await appending.append([{ id: 'e1', type: 'Any', key: 'k', data: null }]);
+    await collector.waitFor(1, 1_000);
+    expect(collector.ids).toEqual(['e1']);
+    await consuming.close();
+    await appending.close();
+  });
+
+  it('opens the embedded backend: two files in a new data dir, adapters on them', async () => {
+    const dataDir = path.join(dir, 'nested', 'data');
+    const clock = new ManualClock();
+    const backend = openSqliteBackend(dataDir, clock);
+    await backend.sot.putProduct({
+      sku: 'A123',
+      name: 'Widget',
+      price: { amount: 1999, currency: 'USD' },
+      onHand: 100,
+    });
+    await backend.stock.reconcile(await backend.sot.products());
+    const order = makeOrder();
+    await backend.orders.create(order);
+    await backend.outbox.add(order.orderId, 'COMPLETED');
+    expect(await backend.log.ping()).toBe(true);
+    expect(await backend.sot.ping()).toBe(true);
+    await backend.close();
+    await backend.close();
+    expect((await fs.readdir(dataDir)).filter((f) => f.endsWith('.db')).sort()).toEqual([
+      'orderflow.db',
+      'sot.db',
+    ]);
+
+    const again = openSqliteBackend(dataDir, clock);
+    try {
+      expect((await again.stock.items(['A123'])).get('A123')?.available).toBe(100);
+      expect(await again.orders.get(order.orderId)).toEqual(order);
+      expect(await again.outbox.size()).toBe(1);
+    } finally {
+      await again.close();
+    }
+  });
+});

@@ -1,0 +1,82 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
+import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempotency-store.js';
+import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.js';
+import { SqliteSourceOfTruth } from '../../src/adapters/sqlite/sqlite-source-of-truth.js';
+import { SqliteStockStore } from '../../src/adapters/sqlite/sqlite-stock-store.js';
+import { SqliteSyncOutbox } from '../../src/adapters/sqlite/sqlite-sync-outbox.js';
+import type { Clock } from '../../src/ports/clock.js';
+import type { EventLog } from '../../src/ports/event-log.js';
+import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
+import type { OrderStore } from '../../src/ports/order-store.js';
+import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
+import type { StockStore } from '../../src/ports/stock-store.js';
+import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
+import type { FixtureFactory, SqlFixture, SqlFixtureFactory } from '../contract/fixture.js';
+
+/** One backend's adapters, each as a factory of isolated fixtures for the contract suites. */
+export interface Backend {
+  readonly name: string;
+  readonly eventLog: FixtureFactory<EventLog>;
+  readonly orderStore: FixtureFactory<OrderStore>;
+  readonly stockStore: FixtureFactory<StockStore>;
+  readonly idempotencyStore: FixtureFactory<IdempotencyStore>;
+  readonly syncOutbox: FixtureFactory<SyncOutbox>;
+  readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/** A fresh temp dir per fixture; every `open` is a new adapter on the same file. */
+function sqliteFixture<T extends Closable>(
+  file: string,
+  create: (file: string, clock: Clock) => T,
+): () => Promise<SqlFixture<T>> {
+  return async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'orderflow-contract-'));
+    const filePath = path.join(dir, file);
+    const opened: T[] = [];
+    return {
+      open(clock) {
+        const instance = create(filePath, clock);
+        opened.push(instance);
+        return instance;
+      },
+      rows(sql, ...params) {
+        const db = new Database(filePath, { readonly: true });
+        try {
+          return Promise.resolve(
+            db.prepare<unknown[], Record<string, unknown>>(sql).all(...params),
+          );
+        } finally {
+          db.close();
+        }
+      },
+      async dispose() {
+        await Promise.all(opened.map((instance) => instance.close()));
+        await fs.rm(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+export const SQLITE_BACKEND: Backend = {
+  name: 'sqlite',
+  eventLog: sqliteFixture('orderflow.db', (file, clock) => new SqliteEventLog(file, clock)),
+  orderStore: sqliteFixture('orderflow.db', (file) => new SqliteOrderStore(file)),
+  stockStore: sqliteFixture('orderflow.db', (file) => new SqliteStockStore(file)),
+  idempotencyStore: sqliteFixture(
+    'orderflow.db',
+    (file, clock) => new SqliteIdempotencyStore(file, clock),
+  ),
+  syncOutbox: sqliteFixture('orderflow.db', (file, clock) => new SqliteSyncOutbox(file, clock)),
+  sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
+};
+
+/** Backends the contract suites run against; Redis/NATS/PostgreSQL join when their URLs are set. */
+export const BACKENDS: readonly Backend[] = [SQLITE_BACKEND];
