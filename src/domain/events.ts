@@ -20,9 +20,6 @@ export const ORDER_EVENT_TYPES: readonly OrderEventType[] = [
   'ReservationExpired',
 ];
 
-/** The one topic order events live on. */
-export const ORDERS_TOPIC = 'orders';
-
 export function orderIdOf(event: OrderEvent): string {
   return event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
 }
@@ -40,4 +37,17 @@ export function eventIdOf(event: OrderEvent): string {
     case 'ReservationExpired':
       return `${orderId}.expired`;
   }
+}
+
+/**
+ * The type an event is filed under on the log. Status changes are filed per status
+ * (`OrderStatusChanged.COMPLETED`), so a consumer that wants two statuses is handed those
+ * two and never the others.
+ */
+export function logTypeOf(event: OrderEvent): string {
+  return event.type === 'OrderStatusChanged' ? statusChangeType(event.status) : event.type;
+}
+
+export function statusChangeType(status: OrderStatus): string {
+  return `OrderStatusChanged.${status}`;
 }

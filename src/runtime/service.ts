@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { OrderEvent } from '../domain/events.js';
+import { statusChangeType, type OrderEvent } from '../domain/events.js';
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
@@ -153,7 +153,7 @@ export class Service {
     const { orders, idempotency } = this.backends;
     return {
       group: definition.name,
-      types: ['OrderStatusChanged'],
+      types: definition.on.map(statusChangeType),
       concurrency: definition.concurrency ?? 16,
       handle: async (event: { data: unknown; seq: number; key: string }) => {
         const data = event.data as Extract<OrderEvent, { type: 'OrderStatusChanged' }>;

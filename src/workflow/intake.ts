@@ -1,5 +1,5 @@
 import { ApiError } from '../domain/errors.js';
-import { eventIdOf, ORDERS_TOPIC, type OrderEvent } from '../domain/events.js';
+import { eventIdOf, logTypeOf, type OrderEvent } from '../domain/events.js';
 import { total } from '../domain/money.js';
 import { isCancellable } from '../domain/status.js';
 import { newOrder, quantitiesBySku, type Order, type OrderLine } from '../domain/order.js';
@@ -34,10 +34,8 @@ export interface IntakeDeps {
 /** Turns an order event into the log's envelope. */
 export function toLogEvent(event: OrderEvent): NewEvent {
   const key = event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
-  return { id: eventIdOf(event), type: event.type, key, data: event };
+  return { id: eventIdOf(event), type: logTypeOf(event), key, data: event };
 }
-
-export { ORDERS_TOPIC };
 
 /**
  * The checkout's entry point. Prices come from the catalog, never from the client. The

@@ -147,13 +147,19 @@ describe('dead letters, redrive and replay', () => {
 
   it('shows an order timeline with each consumer outcome', async () => {
     const { status, json } = await service.request<{
-      events: { type: string; outcomes: Record<string, { state: string; attempts: number }> }[];
+      events: {
+        type: string;
+        data: { status?: string };
+        outcomes: Record<string, { state: string; attempts: number }>;
+      }[];
     }>('GET', `/v1/admin/orders/${poisonOrder}/timeline`, { key: 'admin' });
     expect(status).toBe(200);
     const types = json.events.map((event) => event.type);
     expect(types[0]).toBe('OrderPlaced');
-    expect(types).toContain('OrderStatusChanged');
-    const completed = json.events.find((event) => event.outcomes['flaky']);
+    expect(types).toContain('OrderStatusChanged.COMPLETED');
+    const completed = json.events.find((event) => event.data.status === 'COMPLETED');
+    expect(completed?.outcomes['flaky']).toMatchObject({ state: 'acked' });
     expect(completed?.outcomes['flaky']?.attempts).toBeGreaterThanOrEqual(3);
+    expect(completed?.outcomes['bystander']).toMatchObject({ state: 'acked', attempts: 1 });
   });
 });
