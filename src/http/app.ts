@@ -1,0 +1,217 @@
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { ApiError } from '../domain/errors.js';
+import type { ServiceContext } from '../runtime/context.js';
+import { ANONYMOUS, createAuthenticator, requireAdmin } from './auth.js';
+import { clientErrorHandler, errorBody, sendError } from './errors.js';
+import { httpMetrics } from './metrics.js';
+import { RateLimiter, rateLimited } from './rate-limit.js';
+import { adminRoutes } from './routes/admin.js';
+import type { HttpDeps } from './routes/deps.js';
+import { healthRoutes } from './routes/health.js';
+import { orderRoutes } from './routes/orders.js';
+import { productRoutes } from './routes/products.js';
+import { SECURITY_SCHEMES } from './schemas.js';
+import { orderEventsRoute } from './sse.js';
+import { validatorCompiler } from './validation.js';
+
+/** Bodies above this are refused with `413 payload_too_large`. */
+export const BODY_LIMIT = 1_048_576;
+/** A request (headers, and body) not complete within this gets `408` and its connection closed. */
+export const REQUEST_TIMEOUT_MS = 30_000;
+/**
+ * How often Node checks for requests past their timeout. Node's default (30 s) would let a
+ * slow client hold a connection for up to 60 s; with 1 s the 408 comes within 31 s.
+ */
+const TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+type ZodApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+export interface AppOptions {
+  /** Overrides `REQUEST_TIMEOUT_MS` (tests of the 408). */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * The HTTP API, assembled and not listening: the caller listens (and may add hooks first).
+ *
+ * Hook order of an authenticated route: IP rate limit → authentication → key rate limit →
+ * (admin routes) role check → content type and body size → JSON parse → schema validation
+ * → handler. Nothing before the handler writes anything.
+ */
+export async function buildApp(
+  ctx: ServiceContext,
+  options: AppOptions = {},
+): Promise<FastifyInstance> {
+  const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+  const logger: FastifyBaseLogger = ctx.logger;
+  const app = Fastify({
+    loggerInstance: logger,
+    // Per-request log lines cost more than the request; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: BODY_LIMIT,
+    // Node's own timers: `requestTimeout` and `headersTimeout` start when the request does;
+    // the checker runs every TIMEOUT_CHECK_INTERVAL_MS; the client gets 408 and is closed
+    // (by `clientErrorHandler`). A socket idle timeout (`connectionTimeout`) stays off: it
+    // would cut long admin syncs, and idle keep-alive sockets have `keepAliveTimeout`.
+    requestTimeout,
+    http: {
+      headersTimeout: requestTimeout,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    trustProxy: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    clientErrorHandler,
+    // Our own 503 while closing (below), in the API's error shape.
+    return503OnClosing: false,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installJsonParser(app);
+  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send(
+        errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
+      ),
+  );
+
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    reply.header('connection', 'close');
+    done(new ApiError('service_unavailable', 'the service is shutting down', undefined, 1));
+  });
+
+  const metrics = httpMetrics(ctx.metrics);
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.requestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status: reply.statusCode,
+      },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  const now = (): number => ctx.clock.now();
+  const ipLimiter = new RateLimiter({ ratePerSecond: ctx.config.rateLimit, now });
+  const keyLimiter = new RateLimiter({ ratePerSecond: ctx.config.rateLimit, now });
+  if (ipLimiter.enabled) {
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (request.routeOptions.config.rateLimit === false) return done();
+      const wait = ipLimiter.take(request.ip);
+      done(wait > 0 ? rateLimited(wait) : undefined);
+    });
+  }
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'orderflow',
+        version: '1.0.0',
+        description:
+          'Event-driven order processing: 202 in milliseconds, then reservation, payment, fulfilment or ' +
+          'compensation in the background. Errors are {"error":{"code","message","details"?}}.',
+      },
+      components: { securitySchemes: SECURITY_SCHEMES },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  const deps: HttpDeps = { ctx, metrics };
+  await app.register(healthRoutes, deps);
+
+  const authenticate = createAuthenticator(ctx.config.apiKeys);
+  app.decorateRequest('principal', null);
+  await app.register((v1, _options, done) => {
+    v1.addHook('onRequest', (request, _reply, hookDone) => {
+      let principal;
+      try {
+        principal = authenticate(request);
+      } catch (error) {
+        return hookDone(error as Error);
+      }
+      request.principal = principal;
+      const wait = principal === ANONYMOUS ? 0 : keyLimiter.take(principal.id);
+      hookDone(wait > 0 ? rateLimited(wait) : undefined);
+    });
+    void v1.register(orderRoutes, deps);
+    void v1.register(orderEventsRoute, deps);
+    void v1.register(productRoutes, deps);
+    void v1.register((admin, _adminOptions, adminDone) => {
+      admin.addHook('onRequest', (request, _reply, hookDone) => {
+        try {
+          requireAdmin(request);
+        } catch (error) {
+          return hookDone(error as Error);
+        }
+        hookDone();
+      });
+      void admin.register(adminRoutes, deps);
+      adminDone();
+    });
+    done();
+  });
+
+  return app;
+}
+
+/**
+ * JSON only: fastify's parser (which refuses `__proto__` and `constructor.prototype` keys),
+ * with an empty body read as no body, and no text/plain parser, so any other type is 415.
+ */
+function installJsonParser(app: ZodApp): void {
+  const parse = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = body as string;
+    if (text.length === 0) return done(null, undefined);
+    void parse(request, text, (error, value: unknown) => {
+      if (error && isPlainJson(text)) {
+        return done(
+          new ApiError('validation_error', 'the body has a __proto__ or constructor.prototype key'),
+        );
+      }
+      done(error, value);
+    });
+  });
+}
+
+function isPlainJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,221 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError, ERROR_CATALOG, RetryableError, type ErrorCode } from '../domain/errors.js';
+import { RequestValidationError } from './validation.js';
+
+/** What the client is told about a failure: `{"error":{"code","message","details"?}}`. */
+export interface ErrorAnswer {
+  readonly status: number;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly details?: unknown;
+  /** Sent as `Retry-After` (whole seconds). */
+  readonly retryAfterSeconds?: number;
+  /** The failure is ours (5xx): log it. */
+  readonly serverSide: boolean;
+}
+
+export interface ErrorBodyShape {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: unknown): ErrorBodyShape {
+  return details === undefined
+    ? { error: { code, message } }
+    : { error: { code, message, details } };
+}
+
+/** fastify's own errors, by their code. */
+const FASTIFY_CODES: Readonly<Record<string, readonly [ErrorCode, string]>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['payload_too_large', 'the body is larger than 1 MiB'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported_media_type', 'the body must be application/json'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [
+    'validation_error',
+    'Content-Length does not match the body',
+  ],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['validation_error', 'the body is not valid JSON'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['validation_error', 'the JSON body is empty'],
+};
+
+/** Other client errors by status (a 4xx not here counts as a bad request). */
+const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
+  400: 'validation_error',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  408: 'request_timeout',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  429: 'rate_limited',
+  503: 'service_unavailable',
+};
+
+/**
+ * Error codes of a backend that is down or overloaded right now: network errors, a busy
+ * or failing SQLite file, PostgreSQL connection classes. A retry later may succeed.
+ */
+const TRANSIENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_PROTOCOL',
+]);
+
+function isTransientCode(code: string): boolean {
+  return (
+    TRANSIENT_CODES.has(code) ||
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_BUSY') ||
+    // PostgreSQL: connection exceptions, insufficient resources, operator intervention.
+    /^(08|53)[0-9A-Z]{3}$/.test(code) ||
+    /^57P0[1-4]$/.test(code)
+  );
+}
+
+/** The RetryableError or transient backend error somewhere in `error`'s cause chain. */
+function transientCause(error: unknown): { retryAfterSeconds: number } | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (current instanceof RetryableError) {
+      const ms = current.retryAfterMs ?? 1000;
+      return { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) };
+    }
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && isTransientCode(code)) return { retryAfterSeconds: 1 };
+    current = current.cause;
+  }
+  return undefined;
+}
+
+function serviceUnavailable(retryAfterSeconds: number): ErrorAnswer {
+  return {
+    status: 503,
+    code: 'service_unavailable',
+    message: 'a backend is unavailable; retry shortly',
+    retryAfterSeconds,
+    serverSide: true,
+  };
+}
+
+/** Maps anything thrown while serving a request to its answer. Never leaks a stack. */
+export function describeError(error: unknown): ErrorAnswer {
+  if (error instanceof ApiError) {
+    return {
+      status: error.status,
+      code: error.code,
+      message: error.message,
+      details: error.details,
+      retryAfterSeconds: error.retryAfterSeconds ?? (error.status === 503 ? 1 : undefined),
+      serverSide: error.status >= 500,
+    };
+  }
+  if (error instanceof RequestValidationError) {
+    return {
+      status: 400,
+      code: 'validation_error',
+      message: `invalid ${error.validationContext ?? 'request'}: ${error.message}`,
+      details: { in: error.validationContext, issues: error.issues },
+      serverSide: false,
+    };
+  }
+  const transient = transientCause(error);
+  if (transient) return serviceUnavailable(transient.retryAfterSeconds);
+  const fastifyError = error as Partial<FastifyError> | undefined;
+  const known =
+    typeof fastifyError?.code === 'string' ? FASTIFY_CODES[fastifyError.code] : undefined;
+  if (known) {
+    const [code, message] = known;
+    return { status: ERROR_CATALOG[code], code, message, serverSide: false };
+  }
+  const status = fastifyError?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = CODE_BY_STATUS[status] ?? 'validation_error';
+    return {
+      status: ERROR_CATALOG[code],
+      code,
+      message: fastifyError?.message ?? code,
+      serverSide: false,
+    };
+  }
+  return { status: 500, code: 'internal_error', message: 'internal error', serverSide: true };
+}
+
+/**
+ * For calls whose only failure mode is a backend's: anything but an ApiError becomes
+ * `503 service_unavailable` with `Retry-After: 1`, the original kept as `cause` for the log.
+ */
+export async function orUnavailable<T>(work: Promise<T>, what: string): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    throw asUnavailable(error, what);
+  }
+}
+
+export function asUnavailable(error: unknown, what: string): unknown {
+  if (error instanceof ApiError) return error;
+  const unavailable = new ApiError(
+    'service_unavailable',
+    `${what} is unavailable; retry shortly`,
+    undefined,
+    1,
+  );
+  unavailable.cause = error;
+  return unavailable;
+}
+
+export function sendError(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  error: unknown,
+): FastifyReply {
+  const answer = describeError(error);
+  if (answer.serverSide)
+    request.log.error({ err: error }, `${request.method} ${request.url}: ${answer.code}`);
+  if (answer.retryAfterSeconds !== undefined)
+    reply.header('retry-after', String(answer.retryAfterSeconds));
+  if (answer.status === 401) reply.header('www-authenticate', 'Bearer');
+  return reply.code(answer.status).send(errorBody(answer.code, answer.message, answer.details));
+}
+
+/**
+ * Errors of a connection before fastify has a request: a client whose request is not
+ * complete in time (408), a malformed request or oversized headers. Answered in the
+ * catalog's shape, then the connection is closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  let status: number;
+  let body: ErrorBodyShape;
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = ERROR_CATALOG.request_timeout;
+    body = errorBody('request_timeout', 'the request was not complete in time');
+  } else if (error.code === 'HPE_HEADER_OVERFLOW') {
+    status = ERROR_CATALOG.validation_error;
+    body = errorBody('validation_error', 'the request headers are too large');
+  } else {
+    status = ERROR_CATALOG.validation_error;
+    body = errorBody('validation_error', 'malformed HTTP request');
+  }
+  const text = JSON.stringify(body);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  }
+  socket.destroy(error);
+}

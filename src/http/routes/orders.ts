@@ -1,0 +1,164 @@
+import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
+import { ApiError } from '../../domain/errors.js';
+import type { Order } from '../../domain/order.js';
+import type { StoredResponse } from '../../ports/idempotency-store.js';
+import { canSee, principalOf, type Principal } from '../auth.js';
+import { orUnavailable } from '../errors.js';
+import { runIdempotent } from '../idempotency.js';
+import {
+  CancelAccepted,
+  ERROR_RESPONSES,
+  OrderAccepted,
+  OrderIdParams,
+  OrderView,
+  PlaceOrderBody,
+  PlaceOrderHeaders,
+  SECURED,
+} from '../schemas.js';
+import type { HttpDeps } from './deps.js';
+
+export function locationOf(orderId: string): string {
+  return `/v1/orders/${encodeURIComponent(orderId)}`;
+}
+
+function acceptedBody(order: Order): OrderAccepted {
+  return { orderId: order.orderId, status: 'PENDING', total: order.total };
+}
+
+/** The order as a client sees it: no owner, IP or payment method. */
+export function orderView(order: Order): OrderView {
+  return {
+    orderId: order.orderId,
+    status: order.status,
+    customerId: order.customerId,
+    email: order.email,
+    items: order.items.map(({ sku, qty, unitPrice }) => ({ sku, qty, unitPrice })),
+    total: order.total,
+    history: order.history.map(({ status, at }) => ({ status, at })),
+    ...(order.reason !== undefined && { reason: order.reason }),
+    createdAt: order.createdAt,
+    updatedAt: order.updatedAt,
+  };
+}
+
+/** The order if it exists and the caller may see it; `404` alike for both, so ids do not leak. */
+export function visibleOrder(
+  principal: Principal,
+  order: Order | undefined,
+  orderId: string,
+): Order {
+  if (!order || !canSee(principal, order.owner))
+    throw new ApiError('not_found', `no order ${orderId}`);
+  return order;
+}
+
+export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metrics }, done) => {
+  const { orders, idempotency } = ctx.backends;
+
+  app.post(
+    '/v1/orders',
+    {
+      schema: {
+        summary: 'Place an order',
+        description:
+          'Answers 202 at once; the order then moves on in the background (see /events).',
+        tags: ['orders'],
+        security: SECURED,
+        body: PlaceOrderBody,
+        headers: PlaceOrderHeaders,
+        response: { 202: OrderAccepted, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const caller = { owner: principal.id, ip: request.ip };
+      const body = request.body;
+      const key = request.headers['idempotency-key'];
+      if (key === undefined) {
+        const order = await orUnavailable(ctx.intake.place(body, caller), 'the order store');
+        metrics.ordersAccepted.inc();
+        return reply
+          .code(202)
+          .header('location', locationOf(order.orderId))
+          .send(acceptedBody(order));
+      }
+      const { response, replayed } = await orUnavailable(
+        runIdempotent(
+          idempotency,
+          principal.id,
+          key,
+          body,
+          async (record) => {
+            let stored: StoredResponse | undefined;
+            // `record` runs inside place, in the tick of the order's own write.
+            const order = await ctx.intake.place(body, caller, (placed) => {
+              stored = {
+                status: 202,
+                body: acceptedBody(placed),
+                headers: { location: locationOf(placed.orderId) },
+              };
+              return record(stored);
+            });
+            return (
+              stored ?? {
+                status: 202,
+                body: acceptedBody(order),
+                headers: { location: locationOf(order.orderId) },
+              }
+            );
+          },
+          (error) => request.log.error({ err: error }, 'could not free an idempotency key'),
+        ),
+        'the order store',
+      );
+      // Only 202 answers are ever stored (a failed request frees its key instead).
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      else metrics.ordersAccepted.inc();
+      return reply
+        .code(202)
+        .headers(response.headers)
+        .send(replayed ? OrderAccepted.parse(response.body) : (response.body as OrderAccepted));
+    },
+  );
+
+  app.get(
+    '/v1/orders/:id',
+    {
+      schema: {
+        summary: 'An order, with its status history',
+        tags: ['orders'],
+        security: SECURED,
+        params: OrderIdParams,
+        response: { 200: OrderView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      return orderView(visibleOrder(principalOf(request), await orders.get(id), id));
+    },
+  );
+
+  app.post(
+    '/v1/orders/:id/cancel',
+    {
+      schema: {
+        summary: 'Ask for a cancel',
+        description:
+          'Before payment the stock is released (CANCELLED); after it the payment is refunded (REFUNDED).',
+        tags: ['orders'],
+        security: SECURED,
+        params: OrderIdParams,
+        response: { 202: CancelAccepted, ...ERROR_RESPONSES },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      visibleOrder(principalOf(request), await orders.get(id), id);
+      const order = await orUnavailable(ctx.intake.cancel(id), 'the order store');
+      if (!order) throw new ApiError('not_found', `no order ${id}`);
+      return reply.code(202).send({ orderId: order.orderId, status: order.status });
+    },
+  );
+
+  done();
+};

@@ -1,0 +1,219 @@
+import { z } from 'zod';
+import { ERROR_CATALOG, type ErrorCode } from '../domain/errors.js';
+import { ORDER_STATUSES } from '../domain/status.js';
+
+/*
+ * Every request and response of the API as a zod schema. They validate requests, shape
+ * responses (unknown keys never leave the service) and produce the OpenAPI document.
+ * One schema style everywhere: a plain JSON schema on any route breaks `/docs/json`.
+ */
+
+const ERROR_CODES = Object.keys(ERROR_CATALOG) as [ErrorCode, ...ErrorCode[]];
+
+export const ErrorBody = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      details: z.unknown().optional(),
+    }),
+  })
+  .describe('Every error: a stable machine-readable code, a message, and details where they help.');
+
+/** The security schemes of `/docs/json`; every /v1 route takes either. */
+export const SECURITY_SCHEMES = {
+  bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
+  apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+} as const;
+export const SECURED: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
+
+/** Error responses every route may answer, for the document and the serializer. */
+export const ERROR_RESPONSES = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
+
+export const Money = z.object({
+  amount: z.int().min(0).describe('Integer minor units (cents)'),
+  currency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .describe('ISO 4217 code, three uppercase letters'),
+});
+
+const Status = z.enum(ORDER_STATUSES);
+const IsoTime = z.string().describe('ISO 8601 time');
+
+// ── requests ────────────────────────────────────────────────────────────────────────
+
+/** Strict: a client-sent `price` or `total` is refused; prices are always the catalog's. */
+export const PlaceOrderBody = z.strictObject({
+  customerId: z.string().min(1).max(128),
+  email: z.email().max(254),
+  items: z
+    .array(
+      z.strictObject({
+        sku: z.string().min(1).max(64),
+        qty: z.int().min(1).max(10_000),
+      }),
+    )
+    .min(1)
+    .max(100),
+  paymentMethod: z.string().min(1).max(128).describe('e.g. pm_card_visa'),
+});
+export type PlaceOrderBody = z.output<typeof PlaceOrderBody>;
+
+/** Loose: every other header passes through untouched. */
+export const PlaceOrderHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .describe('Same key and body: the same answer, replayed; same key, other body: 422'),
+});
+
+export const OrderIdParams = z.object({ id: z.string().min(1).max(128) });
+export const SkuParams = z.object({ sku: z.string().min(1).max(64) });
+export const DeadLetterIdParams = z.object({ id: z.string().min(1).max(256) });
+
+export const PutProductBody = z.strictObject({
+  name: z.string().min(1).max(200),
+  price: z.strictObject({
+    amount: z.int().min(0),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'three uppercase letters'),
+  }),
+  onHand: z.int().min(0),
+});
+
+/** Exactly one of `fromSeq` and `fromTime` (an ISO time or milliseconds since the epoch). */
+export const ReplayBody = z
+  .strictObject({
+    consumer: z.string().min(1).max(128),
+    fromSeq: z.int().min(0).optional(),
+    fromTime: z.union([z.iso.datetime({ offset: true }), z.int().min(0)]).optional(),
+  })
+  .refine((body) => (body.fromSeq === undefined) !== (body.fromTime === undefined), {
+    message: 'give exactly one of fromSeq and fromTime',
+  });
+
+// ── responses ───────────────────────────────────────────────────────────────────────
+
+export const OrderAccepted = z
+  .object({
+    orderId: z.string(),
+    status: z.literal('PENDING'),
+    total: Money,
+  })
+  .describe('Accepted: the order is PENDING and moves on in the background');
+export type OrderAccepted = z.output<typeof OrderAccepted>;
+
+export const OrderView = z.object({
+  orderId: z.string(),
+  status: Status,
+  customerId: z.string(),
+  email: z.string(),
+  items: z.array(z.object({ sku: z.string(), qty: z.int(), unitPrice: Money })),
+  total: Money,
+  history: z.array(z.object({ status: Status, at: IsoTime })),
+  reason: z.string().optional(),
+  createdAt: IsoTime,
+  updatedAt: IsoTime,
+});
+
+export type OrderView = z.output<typeof OrderView>;
+
+export const CancelAccepted = z
+  .object({ orderId: z.string(), status: Status })
+  .describe('Cancel requested: the order ends CANCELLED or REFUNDED');
+
+export const ProductView = z.object({
+  sku: z.string(),
+  name: z.string(),
+  price: Money,
+  available: z.int(),
+});
+
+export const AdminProductView = z.object({
+  sku: z.string(),
+  name: z.string(),
+  price: Money,
+  onHand: z
+    .int()
+    .nullable()
+    .describe('As the source of truth has it; null while it is unreachable'),
+  available: z.int(),
+  reserved: z.int(),
+});
+
+const LogEventView = z.object({
+  seq: z.int(),
+  id: z.string(),
+  type: z.string(),
+  key: z.string(),
+  at: IsoTime,
+  data: z.unknown(),
+});
+
+export type AdminProductView = z.output<typeof AdminProductView>;
+
+export const DeadLettersView = z.object({
+  deadLetters: z.array(
+    z.object({
+      id: z.string(),
+      consumer: z.string(),
+      event: LogEventView,
+      attempts: z.int(),
+      lastError: z.string(),
+      at: IsoTime,
+    }),
+  ),
+});
+
+export type DeadLettersView = z.output<typeof DeadLettersView>;
+
+export const RedriveAccepted = z
+  .object({ id: z.string(), redriven: z.literal(true) })
+  .describe('The dead letter is delivered to its consumer once more');
+
+export const StatsView = z.object({
+  orders: z.record(Status, z.int()),
+  consumers: z.record(z.string(), z.object({ lag: z.int(), inFlight: z.int(), dlq: z.int() })),
+  sync: z.object({ backlog: z.int(), lastSyncAt: IsoTime.nullable() }),
+});
+
+export const TimelineView = z.object({
+  orderId: z.string(),
+  events: z.array(
+    z.object({
+      seq: z.int(),
+      id: z.string(),
+      type: z.string(),
+      at: IsoTime,
+      data: z.unknown(),
+      outcomes: z.record(
+        z.string(),
+        z.object({
+          state: z.enum(['pending', 'acked', 'retrying', 'dead']),
+          attempts: z.int(),
+          lastError: z.string().optional(),
+        }),
+      ),
+    }),
+  ),
+});
+
+export const ReplayAccepted = z.object({
+  consumer: z.string(),
+  fromSeq: z.int().optional(),
+  fromTime: IsoTime.optional(),
+});
+
+export const SyncReportView = z
+  .object({ count: z.int(), at: IsoTime })
+  .describe('Orders written (sync-out) or SKUs reconciled (sync-in)');
+
+export const HealthView = z.object({ status: z.literal('ok') });
+
+export const ReadyView = z.object({
+  ready: z.boolean(),
+  checks: z.record(z.string(), z.boolean()),
+  error: ErrorBody.shape.error.optional(),
+});

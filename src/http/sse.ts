@@ -1,0 +1,118 @@
+import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Order } from '../domain/order.js';
+import { isTerminal } from '../domain/status.js';
+import { principalOf } from './auth.js';
+import { visibleOrder } from './routes/orders.js';
+import { ERROR_RESPONSES, OrderIdParams, SECURED } from './schemas.js';
+import type { HttpDeps } from './routes/deps.js';
+
+/** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
+export const HEARTBEAT_MS = 15_000;
+
+/** The stream ends here: a terminal status, except a COMPLETED order on its way to REFUNDED. */
+export function isFinal(order: Order): boolean {
+  return (
+    isTerminal(order.status) && !(order.status === 'COMPLETED' && order.cancelRequested === true)
+  );
+}
+
+/**
+ * `GET /v1/orders/{id}/events`: Server-Sent Events. First one `status` event per history
+ * entry (`id:` its index), then one per change, until the order is final. Watching starts
+ * before the order is read, so a change in between is not lost.
+ */
+export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, done) => {
+  const { orders } = ctx.backends;
+  /** Open streams, ended when the app closes so that the server can stop. */
+  const open = new Set<() => void>();
+
+  app.addHook('preClose', (hookDone) => {
+    for (const close of [...open]) close();
+    hookDone();
+  });
+
+  app.get(
+    '/v1/orders/:id/events',
+    {
+      schema: {
+        summary: 'Status changes of an order as Server-Sent Events',
+        description:
+          'Each event is `event: status`, `id: <index in history>`, `data: {"status","at"}`. The history so far ' +
+          'comes first; the stream ends after a terminal status (a COMPLETED order with a cancel pending goes on ' +
+          'until REFUNDED). A comment line is sent every 15 s.',
+        tags: ['orders'],
+        security: SECURED,
+        params: OrderIdParams,
+        response: {
+          200: {
+            description: 'text/event-stream',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
+          ...ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      const { id } = request.params;
+      // Until the stream is open, changes are only remembered.
+      let newest: Order | undefined;
+      let onChange = (order: Order): void => {
+        if (!newest || order.history.length > newest.history.length) newest = order;
+      };
+      const unsubscribe = orders.watch(id, (order) => onChange(order));
+      let order: Order;
+      try {
+        order = visibleOrder(principal, await orders.get(id), id);
+      } catch (error) {
+        unsubscribe();
+        throw error;
+      }
+      if (newest && newest.history.length > order.history.length) order = newest;
+
+      reply.hijack();
+      const res = reply.raw;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      });
+
+      let sent = 0;
+      let closed = false;
+      const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
+      heartbeat.unref();
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        clearInterval(heartbeat);
+        unsubscribe();
+        open.delete(close);
+        if (!res.writableEnded) res.end();
+      };
+      const push = (current: Order): void => {
+        if (closed || current.history.length < sent) return;
+        const { history } = current;
+        for (; sent < history.length; sent++) {
+          const entry = history[sent];
+          if (entry)
+            res.write(
+              `event: status\nid: ${sent}\ndata: ${JSON.stringify({ status: entry.status, at: entry.at })}\n\n`,
+            );
+        }
+        if (isFinal(current)) close();
+      };
+
+      open.add(close);
+      res.on('close', close);
+      res.on('error', close);
+      onChange = push;
+      push(order);
+      return reply;
+    },
+  );
+
+  done();
+};
