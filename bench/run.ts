@@ -27,7 +27,12 @@ interface Load {
   readonly errors: number;
 }
 
-async function load(url: string, path: string, body: string, headers: Record<string, string>): Promise<Load> {
+async function load(
+  url: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+): Promise<Load> {
   const result = await autocannon({
     url: url + path,
     method: 'POST',
@@ -51,7 +56,8 @@ async function admin(url: string, method: string, path: string, body?: unknown):
     headers: { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  if (!response.ok)
+    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
 
@@ -71,7 +77,10 @@ async function terminalCount(url: string): Promise<number> {
 }
 
 /** Posts `count` orders over `CONNECTIONS` keep-alive sockets, then waits for all to end. */
-async function endToEnd(service: Child, count: number): Promise<{ ordersPerS: number; ms: number }> {
+async function endToEnd(
+  service: Child,
+  count: number,
+): Promise<{ ordersPerS: number; ms: number }> {
   await putStock(service.url, 'E2E', count);
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const body = orderBody('E2E');
@@ -92,7 +101,9 @@ async function endToEnd(service: Child, count: number): Promise<{ ordersPerS: nu
         },
         (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 202 ? resolve() : reject(new Error(`status ${res.statusCode}`))));
+          res.on('end', () =>
+            res.statusCode === 202 ? resolve() : reject(new Error(`status ${res.statusCode}`)),
+          );
         },
       );
       req.on('error', reject);
@@ -119,7 +130,9 @@ async function endToEnd(service: Child, count: number): Promise<{ ordersPerS: nu
 const ratio = (a: number, b: number): string => (b === 0 ? 'n/a' : (a / b).toFixed(2));
 
 async function main(): Promise<void> {
-  console.log(`orderflow bench: ${CONNECTIONS} connections, ${DURATION_S} s per load, ${E2E_ORDERS} orders end to end\n`);
+  console.log(
+    `orderflow bench: ${CONNECTIONS} connections, ${DURATION_S} s per load, ${E2E_ORDERS} orders end to end\n`,
+  );
 
   const baseline = await startBaseline();
   const base = await load(baseline.url, '/v1/orders', orderBody('A123'), {});
@@ -148,7 +161,8 @@ async function main(): Promise<void> {
     baseStarts.push(bare.startMs);
     await bare.stop();
   }
-  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const median = (values: number[]): number =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
   const start = median(starts);
   const baseStart = median(baseStarts);
 
@@ -157,13 +171,31 @@ async function main(): Promise<void> {
     ['intake req/s', String(intake.rps), String(base.rps), ratio(intake.rps, base.rps)],
     ['intake p50 ms', String(intake.p50), String(base.p50), ratio(intake.p50, base.p50)],
     ['intake p99 ms', String(intake.p99), String(base.p99), ratio(intake.p99, base.p99)],
-    ['intake non-2xx / errors', `${intake.non2xx} / ${intake.errors}`, `${base.non2xx} / ${base.errors}`, ''],
-    [`end-to-end orders/s (${E2E_ORDERS}, 202 → terminal)`, String(e2e.ordersPerS), '', `${e2e.ms} ms in all`],
-    ['start to ready ms (median of 3)', start.toFixed(0), baseStart.toFixed(0), ratio(start, baseStart)],
+    [
+      'intake non-2xx / errors',
+      `${intake.non2xx} / ${intake.errors}`,
+      `${base.non2xx} / ${base.errors}`,
+      '',
+    ],
+    [
+      `end-to-end orders/s (${E2E_ORDERS}, 202 → terminal)`,
+      String(e2e.ordersPerS),
+      '',
+      `${e2e.ms} ms in all`,
+    ],
+    [
+      'start to ready ms (median of 3)',
+      start.toFixed(0),
+      baseStart.toFixed(0),
+      ratio(start, baseStart),
+    ],
     ['peak RSS MiB (intake / e2e)', `${intakeRss ?? '?'} / ${e2eRss ?? '?'}`, '', ''],
   ];
-  const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]?.length ?? 0)));
-  for (const row of rows) console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
+  const widths = [0, 1, 2, 3].map((column) =>
+    Math.max(...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  for (const row of rows)
+    console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
 }
 
 await main();

@@ -1,7 +1,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, startInProcess, type InProcessService } from '../../test/helpers/in-process.js';
+import {
+  eventually,
+  startInProcess,
+  type InProcessService,
+} from '../../test/helpers/in-process.js';
 import { createLoyalty, type Loyalty } from './loyalty.js';
 
 describe('loyalty points: a consumer added without touching checkout', () => {
@@ -23,7 +27,12 @@ describe('loyalty points: a consumer added without touching checkout', () => {
 
   const order = async (qty: number): Promise<string> => {
     const response = await service.request<{ orderId: string }>('POST', '/v1/orders', {
-      body: { customerId: 'ada', email: 'ada@example.com', items: [{ sku: 'A123', qty }], paymentMethod: 'pm_card_visa' },
+      body: {
+        customerId: 'ada',
+        email: 'ada@example.com',
+        items: [{ sku: 'A123', qty }],
+        paymentMethod: 'pm_card_visa',
+      },
     });
     expect(response.status).toBe(202);
     return response.json.orderId;
@@ -34,18 +43,16 @@ describe('loyalty points: a consumer added without touching checkout', () => {
   it('credits one point per whole dollar of a COMPLETED order, once, even after a replay', async () => {
     const id = await order(2); // 2 × 19.99 = 39.98 → 39 points
     await eventually(async () => ((await statusOf(id)) === 'COMPLETED' ? true : undefined));
-    await eventually(async () => (loyalty.pointsOf('ada') === 39 ? true : undefined), 10_000, 'points');
+    await eventually(() => (loyalty.pointsOf('ada') === 39 ? true : undefined), 10_000, 'points');
     const replay = await service.request('POST', '/v1/admin/replay', {
       key: 'admin',
       body: { consumer: 'loyalty', fromSeq: 1 },
     });
     expect(replay.status).toBe(202);
     await eventually(async () => {
-      const stats = await service.request<{ consumers: Record<string, { lag: number; inFlight: number }> }>(
-        'GET',
-        '/v1/admin/stats',
-        { key: 'admin' },
-      );
+      const stats = await service.request<{
+        consumers: Record<string, { lag: number; inFlight: number }>;
+      }>('GET', '/v1/admin/stats', { key: 'admin' });
       const group = stats.json.consumers['loyalty'];
       return group && group.lag === 0 && group.inFlight === 0 ? true : undefined;
     });
@@ -55,10 +62,14 @@ describe('loyalty points: a consumer added without touching checkout', () => {
   it('takes the points back when the order is refunded', async () => {
     const id = await order(1); // 19 points
     await eventually(async () => ((await statusOf(id)) === 'COMPLETED' ? true : undefined));
-    await eventually(async () => (loyalty.pointsOf('ada') === 58 ? true : undefined), 10_000, 'points');
+    await eventually(() => (loyalty.pointsOf('ada') === 58 ? true : undefined), 10_000, 'points');
     const cancel = await service.request('POST', `/v1/orders/${id}/cancel`);
     expect(cancel.status).toBe(202);
     await eventually(async () => ((await statusOf(id)) === 'REFUNDED' ? true : undefined));
-    await eventually(async () => (loyalty.pointsOf('ada') === 39 ? true : undefined), 10_000, 'points back');
+    await eventually(
+      () => (loyalty.pointsOf('ada') === 39 ? true : undefined),
+      10_000,
+      'points back',
+    );
   });
 });

@@ -28,9 +28,11 @@ export function createLoyalty(path: string): Loyalty {
   const balance = db.prepare<[string], { balance: number }>(
     'SELECT balance FROM points WHERE customer_id = ?',
   );
-  const credit = db.transaction((orderId: string, status: string, customerId: string, delta: number) => {
-    if (mark.run(orderId, status).changes === 1) add.run(customerId, delta);
-  });
+  const credit = db.transaction(
+    (orderId: string, status: string, customerId: string, delta: number) => {
+      if (mark.run(orderId, status).changes === 1) add.run(customerId, delta);
+    },
+  );
 
   const consumer = defineConsumer({
     name: 'loyalty',

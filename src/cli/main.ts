@@ -25,12 +25,18 @@ const program = new Command()
 program
   .command('start')
   .description('serve the API and run the workflow, consumers and schedules of ORDERFLOW_ROLE')
-  .option('--consumer <module...>', 'modules whose default export is a consumer (defineConsumer) or a list of them')
+  .option(
+    '--consumer <module...>',
+    'modules whose default export is a consumer (defineConsumer) or a list of them',
+  )
   .action(async (options: { consumer?: string[] }) => {
     const logger = pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
     let running: Awaited<ReturnType<typeof startOrderflow>>;
     try {
-      running = await startOrderflow({ logger, consumers: await loadPlugins(options.consumer ?? []) });
+      running = await startOrderflow({
+        logger,
+        consumers: await loadPlugins(options.consumer ?? []),
+      });
     } catch (error) {
       const message = error instanceof ConfigError ? error.message : String(error);
       logger.fatal({ err: message }, 'orderflow could not start');

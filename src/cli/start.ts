@@ -22,11 +22,15 @@ export interface Running {
 /** Starts orderflow in this process, with what its role runs. */
 export async function startOrderflow(options: StartOptions = {}): Promise<Running> {
   const config = options.config ?? loadConfig();
-  const logger = options.logger ?? pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
+  const logger =
+    options.logger ?? pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
   if (!config.apiKeys) {
-    logger.warn(`ORDERFLOW_API_KEYS is unset: no authentication (allowed on the loopback bind ${config.host} only)`);
+    logger.warn(
+      `ORDERFLOW_API_KEYS is unset: no authentication (allowed on the loopback bind ${config.host} only)`,
+    );
   }
-  if (!isLoopback(config.host) && !config.apiKeys) throw new Error('refusing to serve without API keys');
+  if (!isLoopback(config.host) && !config.apiKeys)
+    throw new Error('refusing to serve without API keys');
   const service = await Service.open({ config, logger, consumers: options.consumers ?? [] });
   let app: FastifyInstance | undefined;
   let url: string | undefined;

@@ -7,7 +7,12 @@ import type { OrderStatus } from './status.js';
  */
 export type OrderEvent =
   | { readonly type: 'OrderPlaced'; readonly order: Order }
-  | { readonly type: 'OrderStatusChanged'; readonly orderId: string; readonly status: OrderStatus; readonly at: string }
+  | {
+      readonly type: 'OrderStatusChanged';
+      readonly orderId: string;
+      readonly status: OrderStatus;
+      readonly at: string;
+    }
   | { readonly type: 'CancelRequested'; readonly orderId: string; readonly at: string }
   | { readonly type: 'ReservationExpired'; readonly orderId: string; readonly at: string };
 

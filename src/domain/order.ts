@@ -44,7 +44,9 @@ export interface TransitionPatch {
 }
 
 /** Quantities per SKU, lines of one SKU summed: what a reservation holds. */
-export function quantitiesBySku(lines: readonly { sku: string; qty: number }[]): Map<string, number> {
+export function quantitiesBySku(
+  lines: readonly { sku: string; qty: number }[],
+): Map<string, number> {
   const bySku = new Map<string, number>();
   for (const { sku, qty } of lines) bySku.set(sku, (bySku.get(sku) ?? 0) + qty);
   return bySku;

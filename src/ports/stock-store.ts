@@ -49,8 +49,7 @@ export interface StockLine {
 }
 
 export type ReserveResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly shortSkus: readonly string[] };
+  { readonly ok: true } | { readonly ok: false; readonly shortSkus: readonly string[] };
 
 export interface CatalogProduct {
   readonly sku: string;

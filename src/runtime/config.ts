@@ -66,13 +66,32 @@ export function loadConfig(env: Env = process.env): Config {
     simPaymentFailureRate: parseRate(get('ORDERFLOW_SIM_PAYMENT_FAILURE_RATE') ?? '0'),
     smtpUrl: get('ORDERFLOW_SMTP_URL'),
     mailFrom: get('ORDERFLOW_MAIL_FROM') ?? 'orderflow <orders@localhost>',
-    syncInIntervalMs: parseDuration('ORDERFLOW_SYNC_IN_INTERVAL', get('ORDERFLOW_SYNC_IN_INTERVAL') ?? '5m'),
-    syncOutIntervalMs: parseDuration('ORDERFLOW_SYNC_OUT_INTERVAL', get('ORDERFLOW_SYNC_OUT_INTERVAL') ?? '1s'),
-    reservationTtlMs: parseDuration('ORDERFLOW_RESERVATION_TTL', get('ORDERFLOW_RESERVATION_TTL') ?? '15m'),
+    syncInIntervalMs: parseDuration(
+      'ORDERFLOW_SYNC_IN_INTERVAL',
+      get('ORDERFLOW_SYNC_IN_INTERVAL') ?? '5m',
+    ),
+    syncOutIntervalMs: parseDuration(
+      'ORDERFLOW_SYNC_OUT_INTERVAL',
+      get('ORDERFLOW_SYNC_OUT_INTERVAL') ?? '1s',
+    ),
+    reservationTtlMs: parseDuration(
+      'ORDERFLOW_RESERVATION_TTL',
+      get('ORDERFLOW_RESERVATION_TTL') ?? '15m',
+    ),
     role: parseRole(get('ORDERFLOW_ROLE') ?? 'all'),
     namespace: parseNamespace(get('ORDERFLOW_NAMESPACE') ?? 'orderflow'),
-    rateLimit: parseInteger('ORDERFLOW_RATE_LIMIT', get('ORDERFLOW_RATE_LIMIT') ?? '500', 0, 1_000_000),
-    declineLimit: parseInteger('ORDERFLOW_DECLINE_LIMIT', get('ORDERFLOW_DECLINE_LIMIT') ?? '0', 0, 1_000_000),
+    rateLimit: parseInteger(
+      'ORDERFLOW_RATE_LIMIT',
+      get('ORDERFLOW_RATE_LIMIT') ?? '500',
+      0,
+      1_000_000,
+    ),
+    declineLimit: parseInteger(
+      'ORDERFLOW_DECLINE_LIMIT',
+      get('ORDERFLOW_DECLINE_LIMIT') ?? '0',
+      0,
+      1_000_000,
+    ),
   };
 }
 
@@ -88,7 +107,8 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as co
 /** `250ms`, `1s`, `5m`, `1h`, `2d`; a bare number is milliseconds. */
 export function parseDuration(name: string, text: string): number {
   const match = DURATION.exec(text);
-  if (!match) throw new ConfigError(`${name}: "${text}" is not a duration like 500ms, 1s, 5m or 1h`);
+  if (!match)
+    throw new ConfigError(`${name}: "${text}" is not a duration like 500ms, 1s, 5m or 1h`);
   const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
   const ms = Math.round(Number(match[1]) * UNIT_MS[unit]);
   if (ms <= 0) throw new ConfigError(`${name}: must be more than 0`);
@@ -106,7 +126,9 @@ function parseInteger(name: string, text: string, min: number, max: number): num
 function parseRate(text: string): number {
   const value = Number(text);
   if (!Number.isFinite(value) || value < 0 || value > 1) {
-    throw new ConfigError(`ORDERFLOW_SIM_PAYMENT_FAILURE_RATE: "${text}" is not a number from 0 to 1`);
+    throw new ConfigError(
+      `ORDERFLOW_SIM_PAYMENT_FAILURE_RATE: "${text}" is not a number from 0 to 1`,
+    );
   }
   return value;
 }
@@ -127,9 +149,14 @@ function parseNamespace(text: string): string {
 export function parseApiKeys(text: string | undefined): ApiKey[] | undefined {
   if (text === undefined) return undefined;
   const keys = text.split(',').map((pair, index) => {
-    const [role, key] = pair.trim().split(/:(.*)/s, 2).map((part) => part?.trim());
+    const [role, key] = pair
+      .trim()
+      .split(/:(.*)/s, 2)
+      .map((part) => part?.trim());
     if ((role !== 'client' && role !== 'admin') || !key) {
-      throw new ConfigError(`ORDERFLOW_API_KEYS: entry ${index + 1} is not role:key with role client or admin`);
+      throw new ConfigError(
+        `ORDERFLOW_API_KEYS: entry ${index + 1} is not role:key with role client or admin`,
+      );
     }
     const id = `${role}_${createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
     return { role, key, id } satisfies ApiKey;

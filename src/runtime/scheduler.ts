@@ -32,7 +32,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const job of this.jobs) clearTimeout(job.timer);
-    await Promise.all(this.jobs.map((job) => job.running));
+    await Promise.all(this.jobs.flatMap((job) => (job.running ? [job.running] : [])));
   }
 
   private schedule(job: Job): void {
@@ -52,7 +52,10 @@ export class Scheduler {
       this.metrics.scheduleRuns.inc({ schedule: job.name, outcome: 'ok' });
     } catch (error) {
       this.metrics.scheduleRuns.inc({ schedule: job.name, outcome: 'error' });
-      this.logger.warn({ schedule: job.name, err: String(error) }, 'scheduled job failed; next run retries');
+      this.logger.warn(
+        { schedule: job.name, err: String(error) },
+        'scheduled job failed; next run retries',
+      );
     }
   }
 }

@@ -77,8 +77,14 @@ export class Service {
       logger,
       metrics: metrics.registry,
       sync: {
-        stock: async () => ({ count: await sync.syncIn(), at: new Date(clock.now()).toISOString() }),
-        orders: async () => ({ count: await sync.syncOut(), at: new Date(clock.now()).toISOString() }),
+        stock: async () => ({
+          count: await sync.syncIn(),
+          at: new Date(clock.now()).toISOString(),
+        }),
+        orders: async () => ({
+          count: await sync.syncOut(),
+          at: new Date(clock.now()).toISOString(),
+        }),
         putProduct: (product) => sync.putProduct(product),
         lastSyncAt: () => sync.lastSyncAt,
       },
@@ -107,7 +113,10 @@ export class Service {
     const { config, logger } = this.options;
     await this.seedDemoCatalog();
     await this.sync.syncIn().catch((error: unknown) => {
-      logger.warn({ err: String(error) }, 'source of truth unreachable at start; using the stock cache');
+      logger.warn(
+        { err: String(error) },
+        'source of truth unreachable at start; using the stock cache',
+      );
     });
     if (config.role === 'all' || config.role === 'worker') this.startConsumers();
     if (config.role === 'all' || config.role === 'scheduler') this.startSchedules();
@@ -135,14 +144,20 @@ export class Service {
           concurrency: 256,
           handle: (event) => {
             const data = event.data as OrderEvent;
-            return this.saga.advance(event.key, data.type === 'OrderPlaced' ? data.order : undefined);
+            return this.saga.advance(
+              event.key,
+              data.type === 'OrderPlaced' ? data.order : undefined,
+            );
           },
         },
         logger,
         this.metrics,
       ),
     );
-    const fanOut = [...builtInConsumers({ ...this.backends, mailer: this.mailer, clock: this.clock }), ...consumers];
+    const fanOut = [
+      ...builtInConsumers({ ...this.backends, mailer: this.mailer, clock: this.clock }),
+      ...consumers,
+    ];
     for (const definition of fanOut) {
       this.runners.push(new ConsumerRunner(log, this.fanOutSpec(definition), logger, this.metrics));
     }
@@ -181,13 +196,21 @@ export class Service {
     const { stock, log } = this.backends;
     this.scheduler.every('sync-out', config.syncOutIntervalMs, () => this.sync.syncOut());
     this.scheduler.every('sync-in', config.syncInIntervalMs, () => this.sync.syncIn());
-    this.scheduler.every('reservation-expiry', Math.min(EXPIRY_SWEEP_MS, config.reservationTtlMs), async () => {
-      const at = new Date(this.clock.now()).toISOString();
-      const expired = await stock.expired(this.clock.now(), 1000);
-      if (expired.length === 0) return;
-      const events = expired.map((orderId): OrderEvent => ({ type: 'ReservationExpired', orderId, at }));
-      await log.append(events.map(toLogEvent));
-    });
+    this.scheduler.every(
+      'reservation-expiry',
+      Math.min(EXPIRY_SWEEP_MS, config.reservationTtlMs),
+      async () => {
+        const at = new Date(this.clock.now()).toISOString();
+        const expired = await stock.expired(this.clock.now(), 1000);
+        if (expired.length === 0) return;
+        const events = expired.map((orderId): OrderEvent => ({
+          type: 'ReservationExpired',
+          orderId,
+          at,
+        }));
+        await log.append(events.map(toLogEvent));
+      },
+    );
   }
 
   private async seedDemoCatalog(): Promise<void> {

@@ -31,7 +31,7 @@ export interface ConsumerContext {
    * between the effect and its record runs it again: at least once, at most once per
    * successful run.
    */
-  once(key: string, effect: () => Promise<void>): Promise<void>;
+  readonly once: (key: string, effect: () => Promise<void>) => Promise<void>;
 }
 
 export function defineConsumer(definition: ConsumerDefinition): ConsumerDefinition {

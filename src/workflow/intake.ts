@@ -106,9 +106,13 @@ export class Intake {
     if (!before) return undefined;
     const order = await orders.requestCancel(orderId);
     if (!order?.cancelRequested || !isCancellable(order.status)) {
-      throw new ApiError('not_cancellable', `an order in status ${before.status} cannot be cancelled`, {
-        status: order?.status ?? before.status,
-      });
+      throw new ApiError(
+        'not_cancellable',
+        `an order in status ${before.status} cannot be cancelled`,
+        {
+          status: order?.status ?? before.status,
+        },
+      );
     }
     const at = new Date(clock.now()).toISOString();
     await log.append([toLogEvent({ type: 'CancelRequested', orderId, at })]);

@@ -41,7 +41,11 @@ export class OrderSaga {
     this.reserveStock = step<Order & { reservedAt?: number }, ReserveResult>(
       'reserve-stock',
       (order) =>
-        stock.reserve(order.orderId, order.items, (order.reservedAt ?? this.now()) + deps.reservationTtlMs),
+        stock.reserve(
+          order.orderId,
+          order.items,
+          (order.reservedAt ?? this.now()) + deps.reservationTtlMs,
+        ),
       (order) => stock.release(order.orderId),
     );
     this.chargePayment = step<Order, ChargeResult>(
@@ -172,7 +176,10 @@ export class OrderSaga {
       // Lost a compare-and-set: whoever moved the order drives it on from there.
       const current = await this.deps.orders.get(order.orderId);
       if (current && current.status !== order.status) return undefined;
-      throw new RetryableError('transition_conflict', `order ${order.orderId} did not move to ${to}`);
+      throw new RetryableError(
+        'transition_conflict',
+        `order ${order.orderId} did not move to ${to}`,
+      );
     }
     await this.announce(moved);
     this.deps.onStatus?.(moved);
@@ -193,7 +200,9 @@ export class OrderSaga {
 
   private reservationExpired(order: Order): boolean {
     const reservedAt = order.history.findLast((entry) => entry.status === 'RESERVED')?.at;
-    return reservedAt !== undefined && Date.parse(reservedAt) + this.deps.reservationTtlMs <= this.now();
+    return (
+      reservedAt !== undefined && Date.parse(reservedAt) + this.deps.reservationTtlMs <= this.now()
+    );
   }
 
   private now(): number {

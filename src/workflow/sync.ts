@@ -41,7 +41,9 @@ export class SourceOfTruthSync {
         if (entries.length === 0) break;
         const ids = [...new Set(entries.map((entry) => entry.orderId))];
         const found = await Promise.all(ids.map((id) => orders.get(id)));
-        const terminal = found.filter((order): order is Order => !!order && isTerminal(order.status));
+        const terminal = found.filter(
+          (order): order is Order => !!order && isTerminal(order.status),
+        );
         if (terminal.length > 0) await sot.applyOrders(terminal);
         await Promise.all(
           terminal.map((order) => stock.markSynced(order.orderId, order.status === 'COMPLETED')),

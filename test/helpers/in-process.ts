@@ -6,13 +6,22 @@ import { pino } from 'pino';
 import { startOrderflow, type Running } from '../../src/cli/start.js';
 import { loadConfig } from '../../src/runtime/config.js';
 import type { ConsumerDefinition } from '../../src/workflow/define-consumer.js';
-import { DEFAULT_API_KEYS_ENV, httpRequest, type HttpResponse, type RequestOptions } from './http.js';
+import {
+  DEFAULT_API_KEYS_ENV,
+  httpRequest,
+  type HttpResponse,
+  type RequestOptions,
+} from './http.js';
 
 export interface InProcessService {
   readonly url: string;
   readonly dataDir: string;
   readonly running: Running;
-  request<T = unknown>(method: string, path: string, options?: RequestOptions): Promise<HttpResponse<T>>;
+  request<T = unknown>(
+    method: string,
+    path: string,
+    options?: RequestOptions,
+  ): Promise<HttpResponse<T>>;
   /** Stops the service and removes its data directory. */
   close(): Promise<void>;
 }
@@ -22,7 +31,11 @@ export interface InProcessService {
  * socket: for tests that add consumers of their own, which a child process cannot take.
  */
 export async function startInProcess(
-  options: { env?: Record<string, string>; consumers?: ConsumerDefinition[]; dataDir?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    consumers?: ConsumerDefinition[];
+    dataDir?: string;
+  } = {},
 ): Promise<InProcessService> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'orderflow-inproc-')));
   const config = loadConfig({
@@ -45,7 +58,8 @@ export async function startInProcess(
     url,
     dataDir,
     running,
-    request: (method, path, requestOptions) => httpRequest(agent, url, method, path, requestOptions),
+    request: (method, path, requestOptions) =>
+      httpRequest(agent, url, method, path, requestOptions),
     close: async () => {
       agent.destroy();
       await running.stop();
@@ -56,7 +70,7 @@ export async function startInProcess(
 
 /** Polls `check` until it returns a value other than undefined; bounded by `timeoutMs`. */
 export async function eventually<T>(
-  check: () => Promise<T | undefined>,
+  check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 15_000,
   what = 'condition',
 ): Promise<T> {
@@ -64,7 +78,8 @@ export async function eventually<T>(
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

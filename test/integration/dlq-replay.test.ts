@@ -75,18 +75,28 @@ describe('dead letters, redrive and replay', () => {
   it('dead-letters the failing event after 3 attempts while the others flow', async () => {
     poisonOrder = await place();
     const others = [await place(), await place(), await place()];
-    await eventually(async () => ((await statusOf(poisonOrder as string)) === 'COMPLETED' ? true : undefined));
+    await eventually(async () =>
+      (await statusOf(poisonOrder as string)) === 'COMPLETED' ? true : undefined,
+    );
     await eventually(
-      async () => (others.every((id) => handled.includes(id)) ? true : undefined),
+      () => (others.every((id) => handled.includes(id)) ? true : undefined),
       15_000,
       'the other orders to flow',
     );
-    const letter = await eventually(async () => {
-      const { json } = await service.request<{ deadLetters: DeadLetterView[] }>('GET', '/v1/admin/dlq', {
-        key: 'admin',
-      });
-      return json.deadLetters.find((l) => l.consumer === 'flaky' && l.event.key === poisonOrder);
-    }, 20_000, 'the dead letter');
+    const letter = await eventually(
+      async () => {
+        const { json } = await service.request<{ deadLetters: DeadLetterView[] }>(
+          'GET',
+          '/v1/admin/dlq',
+          {
+            key: 'admin',
+          },
+        );
+        return json.deadLetters.find((l) => l.consumer === 'flaky' && l.event.key === poisonOrder);
+      },
+      20_000,
+      'the dead letter',
+    );
     expect(letter.attempts).toBe(3);
     expect(letter.lastError).toContain('downstream refused this order');
     expect(attempts.get(poisonOrder)).toBe(3);
@@ -102,16 +112,20 @@ describe('dead letters, redrive and replay', () => {
     expect(stats.json.consumers['flaky']?.dlq).toBe(1);
 
     faultFixed = true;
-    const redrive = await service.request('POST', `/v1/admin/dlq/${letter.id}/redrive`, { key: 'admin' });
+    const redrive = await service.request('POST', `/v1/admin/dlq/${letter.id}/redrive`, {
+      key: 'admin',
+    });
     expect(redrive.status).toBe(202);
-    await eventually(async () => (handled.includes(poisonOrder as string) ? true : undefined));
+    await eventually(() => (handled.includes(poisonOrder as string) ? true : undefined));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(handled.filter((id) => id === poisonOrder)).toHaveLength(1);
     const after = await service.request<{ deadLetters: DeadLetterView[] }>('GET', '/v1/admin/dlq', {
       key: 'admin',
     });
     expect(after.json.deadLetters.filter((l) => l.consumer === 'flaky')).toHaveLength(0);
-    const again = await service.request('POST', `/v1/admin/dlq/${letter.id}/redrive`, { key: 'admin' });
+    const again = await service.request('POST', `/v1/admin/dlq/${letter.id}/redrive`, {
+      key: 'admin',
+    });
     expect(again.status).toBe(404);
   });
 
@@ -124,14 +138,22 @@ describe('dead letters, redrive and replay', () => {
       body: { consumer: 'flaky', fromSeq: 1 },
     });
     expect(replay.status).toBe(202);
-    await eventually(async () => (handled.length >= flakySeen + 4 ? true : undefined), 15_000, 'the replay');
+    await eventually(
+      () => (handled.length >= flakySeen + 4 ? true : undefined),
+      15_000,
+      'the replay',
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(counting.length).toBe(bystanderSeen);
     const after = await service.request<{ available: number }>('GET', '/v1/products/A123');
     expect(after.json.available).toBe(before.json.available);
-    const stats = await service.request<{ orders: Record<string, number> }>('GET', '/v1/admin/stats', {
-      key: 'admin',
-    });
+    const stats = await service.request<{ orders: Record<string, number> }>(
+      'GET',
+      '/v1/admin/stats',
+      {
+        key: 'admin',
+      },
+    );
     expect(stats.json.orders['COMPLETED']).toBe(4);
   });
 
@@ -142,7 +164,11 @@ describe('dead letters, redrive and replay', () => {
       body: { consumer: 'flaky', fromTime: new Date(Date.now() - 60_000).toISOString() },
     });
     expect(replay.status).toBe(202);
-    await eventually(async () => (handled.length >= flakySeen + 4 ? true : undefined), 15_000, 'the replay');
+    await eventually(
+      () => (handled.length >= flakySeen + 4 ? true : undefined),
+      15_000,
+      'the replay',
+    );
   });
 
   it('shows an order timeline with each consumer outcome', async () => {

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { eventIdOf } from '../../src/domain/events.js';
 import { money, total } from '../../src/domain/money.js';
 import { applyTransition, newOrder, quantitiesBySku } from '../../src/domain/order.js';
-import { canTransition, isCancellable, isTerminal, ORDER_STATUSES } from '../../src/domain/status.js';
+import {
+  canTransition,
+  isCancellable,
+  isTerminal,
+  ORDER_STATUSES,
+} from '../../src/domain/status.js';
 
 describe('money', () => {
   it('is integer minor units', () => {
@@ -13,7 +18,12 @@ describe('money', () => {
   it('totals lines of one currency and refuses a mix', () => {
     const usd = { amount: 1999, currency: 'USD' };
     expect(total([{ unitPrice: usd, qty: 3 }])).toEqual({ amount: 5997, currency: 'USD' });
-    expect(() => total([{ unitPrice: usd, qty: 1 }, { unitPrice: { amount: 1, currency: 'EUR' }, qty: 1 }])).toThrow();
+    expect(() =>
+      total([
+        { unitPrice: usd, qty: 1 },
+        { unitPrice: { amount: 1, currency: 'EUR' }, qty: 1 },
+      ]),
+    ).toThrow();
     expect(() => total([])).toThrow();
   });
 });
@@ -38,10 +48,14 @@ describe('status machine', () => {
     expect(canTransition('REFUNDED', 'COMPLETED')).toBe(false);
   });
   it('allows a cancel until the order is final', () => {
-    expect(['PENDING', 'RESERVED', 'PAID', 'COMPLETED'].every((s) => isCancellable(s as never))).toBe(true);
-    expect(['FAILED_NO_STOCK', 'PAYMENT_FAILED', 'CANCELLED', 'REFUNDED'].some((s) => isCancellable(s as never))).toBe(
-      false,
-    );
+    expect(
+      ['PENDING', 'RESERVED', 'PAID', 'COMPLETED'].every((s) => isCancellable(s as never)),
+    ).toBe(true);
+    expect(
+      ['FAILED_NO_STOCK', 'PAYMENT_FAILED', 'CANCELLED', 'REFUNDED'].some((s) =>
+        isCancellable(s as never),
+      ),
+    ).toBe(false);
   });
 });
 
@@ -63,18 +77,31 @@ describe('order', () => {
   });
   it('records each transition in its history', () => {
     const reserved = applyTransition(order, 'RESERVED', '2026-01-01T00:00:01.000Z');
-    const paid = applyTransition(reserved, 'PAID', '2026-01-01T00:00:02.000Z', { paymentRef: 'pi_1' });
+    const paid = applyTransition(reserved, 'PAID', '2026-01-01T00:00:02.000Z', {
+      paymentRef: 'pi_1',
+    });
     expect(paid.history.map((h) => h.status)).toEqual(['PENDING', 'RESERVED', 'PAID']);
     expect(paid.paymentRef).toBe('pi_1');
     expect(paid.updatedAt).toBe('2026-01-01T00:00:02.000Z');
   });
   it('sums lines of one SKU', () => {
-    expect(quantitiesBySku([{ sku: 'A', qty: 2 }, { sku: 'B', qty: 1 }, { sku: 'A', qty: 3 }])).toEqual(
-      new Map([['A', 5], ['B', 1]]),
+    expect(
+      quantitiesBySku([
+        { sku: 'A', qty: 2 },
+        { sku: 'B', qty: 1 },
+        { sku: 'A', qty: 3 },
+      ]),
+    ).toEqual(
+      new Map([
+        ['A', 5],
+        ['B', 1],
+      ]),
     );
   });
   it('gives events deterministic ids', () => {
     expect(eventIdOf({ type: 'OrderPlaced', order })).toBe('o1.placed');
-    expect(eventIdOf({ type: 'OrderStatusChanged', orderId: 'o1', status: 'PAID', at: '' })).toBe('o1.status.PAID');
+    expect(eventIdOf({ type: 'OrderStatusChanged', orderId: 'o1', status: 'PAID', at: '' })).toBe(
+      'o1.status.PAID',
+    );
   });
 });

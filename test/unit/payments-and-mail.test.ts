@@ -20,7 +20,9 @@ describe('simulated payments', () => {
   it('follows Stripe test payment methods', async () => {
     const payments = new SimulatedPayments(0);
     expect(await payments.charge(charge('pm_card_visa', 'a'))).toMatchObject({ ok: true });
-    expect(await payments.charge(charge('pm_card_chargeDeclined', 'b'))).toMatchObject({ ok: false });
+    expect(await payments.charge(charge('pm_card_chargeDeclined', 'b'))).toMatchObject({
+      ok: false,
+    });
     expect(await payments.charge(charge('pm_bogus', 'c'))).toMatchObject({ ok: false });
   });
   it('answers a retried key the same, also in a new process', async () => {
