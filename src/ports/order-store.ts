@@ -1,20 +1,27 @@
 import type { Order, TransitionPatch } from '../domain/order.js';
 import type { OrderStatus } from '../domain/status.js';
+import type { NewEvent } from './event-log.js';
 
 /**
  * The order cache: every order's current state, read by the API and moved by the saga.
  * Every write is idempotent or compare-and-set, so that two processes (or a redelivered
  * event) can never move one order twice.
+ *
+ * A write may carry the events it emits. A store that shares a transaction with the event
+ * log (SQLite) commits them together with the change; one that cannot appends them right
+ * after the change succeeded, and the events' deterministic ids make the caller's republish
+ * after a crash in between harmless.
  */
 export interface OrderStore {
-  /** Stores a new order; a second create of the same id changes nothing. */
-  create(order: Order): Promise<void>;
+  /** Stores a new order and emits `events`; a second create of the same id changes nothing. */
+  create(order: Order, events?: readonly NewEvent[]): Promise<void>;
 
   get(orderId: string): Promise<Order | undefined>;
 
   /**
-   * Moves the order from `from` to `to` (compare-and-set), appending to its history.
-   * Resolves to the updated order, or undefined when it was not in `from`.
+   * Moves the order from `from` to `to` (compare-and-set), appending to its history, and
+   * emits `events(order)` for the moved order. Resolves to the updated order, or undefined
+   * (and emits nothing) when it was not in `from`.
    */
   transition(
     orderId: string,
@@ -22,6 +29,7 @@ export interface OrderStore {
     to: OrderStatus,
     at: string,
     patch?: TransitionPatch,
+    events?: (moved: Order) => readonly NewEvent[],
   ): Promise<Order | undefined>;
 
   /**

@@ -39,7 +39,7 @@ export function toLogEvent(event: OrderEvent): NewEvent {
 
 /**
  * The checkout's entry point. Prices come from the catalog, never from the client. The
- * order and its OrderPlaced event are written together: `alsoWrite` (the idempotency
+ * order and its OrderPlaced event are written together, and `alsoWrite` (the idempotency
  * record) is issued in the same tick, so a group-committing store makes all of it one
  * durable write.
  */
@@ -92,8 +92,7 @@ export class Intake {
       createdAt: now,
     });
     await Promise.all([
-      orders.create(order),
-      log.append([toLogEvent({ type: 'OrderPlaced', order })]),
+      orders.create(order, [toLogEvent({ type: 'OrderPlaced', order })]),
       alsoWrite?.(order),
     ]);
     return order;

@@ -2,7 +2,7 @@ import { RetryableError } from '../domain/errors.js';
 import type { Order, TransitionPatch } from '../domain/order.js';
 import { isTerminal, type OrderStatus } from '../domain/status.js';
 import type { Clock } from '../ports/clock.js';
-import type { EventLog } from '../ports/event-log.js';
+import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { ChargeResult, PaymentGateway } from '../ports/payment-gateway.js';
 import type { ReserveResult, StockStore } from '../ports/stock-store.js';
@@ -18,6 +18,10 @@ export interface SagaDeps {
   readonly reservationTtlMs: number;
   /** Told of every status an order reaches (metrics, decline counting). */
   readonly onStatus?: (order: Order) => void;
+}
+
+function statusChanged(orderId: string, status: OrderStatus, at: string): NewEvent {
+  return toLogEvent({ type: 'OrderStatusChanged', orderId, status, at });
 }
 
 /** Idempotency keys for the provider, derived from the order and the step. */
@@ -171,7 +175,14 @@ export class OrderSaga {
     atMs = this.now(),
   ): Promise<Order | undefined> {
     const at = new Date(atMs).toISOString();
-    const moved = await this.deps.orders.transition(order.orderId, order.status, to, at, patch);
+    const moved = await this.deps.orders.transition(
+      order.orderId,
+      order.status,
+      to,
+      at,
+      patch,
+      () => [statusChanged(order.orderId, to, at)],
+    );
     if (!moved) {
       // Lost a compare-and-set: whoever moved the order drives it on from there.
       const current = await this.deps.orders.get(order.orderId);
@@ -181,20 +192,15 @@ export class OrderSaga {
         `order ${order.orderId} did not move to ${to}`,
       );
     }
-    await this.announce(moved);
     this.deps.onStatus?.(moved);
     return moved;
   }
 
+  /** Publishes the current status again: a no-op unless a crash lost it. */
   private async announce(order: Order): Promise<void> {
     const change = order.history.findLast((entry) => entry.status === order.status);
     await this.deps.log.append([
-      toLogEvent({
-        type: 'OrderStatusChanged',
-        orderId: order.orderId,
-        status: order.status,
-        at: change?.at ?? order.updatedAt,
-      }),
+      statusChanged(order.orderId, order.status, change?.at ?? order.updatedAt),
     ]);
   }
 

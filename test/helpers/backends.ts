@@ -22,10 +22,18 @@ export interface Backend {
   readonly name: string;
   readonly eventLog: FixtureFactory<EventLog>;
   readonly orderStore: FixtureFactory<OrderStore>;
+  /** An order store with the event log it emits on, as the composition root pairs them. */
+  readonly orderStoreWithLog: FixtureFactory<OrdersAndLog>;
   readonly stockStore: FixtureFactory<StockStore>;
   readonly idempotencyStore: FixtureFactory<IdempotencyStore>;
   readonly syncOutbox: FixtureFactory<SyncOutbox>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
+}
+
+export interface OrdersAndLog {
+  readonly orders: OrderStore;
+  readonly log: EventLog;
+  close(): Promise<void>;
 }
 
 interface Closable {
@@ -69,6 +77,16 @@ export const SQLITE_BACKEND: Backend = {
   name: 'sqlite',
   eventLog: sqliteFixture('orderflow.db', (file, clock) => new SqliteEventLog(file, clock)),
   orderStore: sqliteFixture('orderflow.db', (file) => new SqliteOrderStore(file)),
+  orderStoreWithLog: sqliteFixture('orderflow.db', (file, clock) => {
+    const log = new SqliteEventLog(file, clock);
+    // The store opens its own handle on the file: the events go in after its commit.
+    const orders = new SqliteOrderStore(file, log);
+    return {
+      orders,
+      log,
+      close: async () => void (await Promise.all([orders.close(), log.close()])),
+    };
+  }),
   stockStore: sqliteFixture('orderflow.db', (file) => new SqliteStockStore(file)),
   idempotencyStore: sqliteFixture(
     'orderflow.db',

@@ -38,7 +38,7 @@ export function openSqliteBackend(
   const hot = new SqliteDatabase(path.join(dataDir, 'orderflow.db'));
   const sotDatabase = new SqliteDatabase(path.join(dataDir, 'sot.db'));
   const log = new SqliteEventLog(hot, clock, options);
-  const orders = new SqliteOrderStore(hot);
+  const orders = new SqliteOrderStore(hot, log);
   const stock = new SqliteStockStore(hot);
   const idempotency = new SqliteIdempotencyStore(hot, clock);
   const outbox = new SqliteSyncOutbox(hot, clock);

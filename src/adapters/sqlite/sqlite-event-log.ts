@@ -45,6 +45,14 @@ const DATA_VERSION = 'PRAGMA data_version';
 const DEAD_LETTER_OF =
   'SELECT attempts, last_error FROM dead_letters WHERE group_name = ? AND seq = ?';
 
+interface EventInsert {
+  readonly id: string;
+  readonly type: string;
+  readonly key: string;
+  readonly data: string;
+  readonly at: number;
+}
+
 interface DeadLetterRow extends EventRow {
   readonly dead_id: string;
   readonly group_name: string;
@@ -96,18 +104,36 @@ export class SqliteEventLog implements EventLog {
   async append(events: readonly NewEvent[]): Promise<void> {
     if (this.closed) throw new Error('the event log is closed');
     if (events.length === 0) return;
+    await this.database.write((db) => this.insertWithin(db, events));
+    this.appended();
+  }
+
+  /**
+   * Whether `database` is this log's file: a store on it can write events inside its own
+   * write op (`insertWithin`) and so commit them with its change.
+   */
+  sharesDatabase(database: SqliteDatabase): boolean {
+    return database === this.database;
+  }
+
+  /** Inserts events inside a running write op of the shared database; call `appended` after the commit. */
+  insertWithin(db: SqliteDatabase, events: readonly NewEvent[]): void {
+    if (this.closed) throw new Error('the event log is closed');
     const at = this.clock.now();
-    const rows = events.map((event) => ({
-      id: event.id,
-      type: event.type,
-      key: event.key,
-      data: JSON.stringify(event.data ?? null),
-      at,
-    }));
-    await this.database.write((db) => {
-      const insert = db.statement<[(typeof rows)[number]], never>(INSERT_EVENT);
-      for (const row of rows) insert.run(row);
-    });
+    const insert = db.statement<[EventInsert], never>(INSERT_EVENT);
+    for (const event of events) {
+      insert.run({
+        id: event.id,
+        type: event.type,
+        key: event.key,
+        data: JSON.stringify(event.data ?? null),
+        at,
+      });
+    }
+  }
+
+  /** Wakes the consumers after events were committed. */
+  appended(): void {
     this.wakeAll();
   }
 

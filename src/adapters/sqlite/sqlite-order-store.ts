@@ -1,7 +1,9 @@
 import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
 import { isCancellable, type OrderStatus } from '../../domain/status.js';
+import type { EventLog, NewEvent } from '../../ports/event-log.js';
 import type { OrderStore } from '../../ports/order-store.js';
 import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
+import { SqliteEventLog } from './sqlite-event-log.js';
 
 const MIGRATIONS: readonly SqliteMigration[] = [
   {
@@ -29,26 +31,41 @@ const COUNT = 'SELECT status, COUNT(*) AS n FROM orders GROUP BY status';
 
 type Listener = (order: Order) => void;
 
-/** The order cache in the hot SQLite file; every write joins the shared group commit. */
+/**
+ * The order cache in the hot SQLite file; every write joins the shared group commit. With
+ * a log on the same file, the events a write emits commit in its transaction; with any
+ * other log they are appended once the write has committed.
+ */
 export class SqliteOrderStore implements OrderStore {
   private readonly database: SqliteDatabase;
   private readonly owned: boolean;
   private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly sharedLog: SqliteEventLog | undefined;
 
-  constructor(source: SqliteDatabase | string) {
+  constructor(
+    source: SqliteDatabase | string,
+    private readonly log?: EventLog,
+  ) {
     ({ database: this.database, owned: this.owned } = openOrShare(source));
     this.database.migrate(MIGRATIONS);
+    this.sharedLog =
+      log instanceof SqliteEventLog && log.sharesDatabase(this.database) ? log : undefined;
   }
 
-  async create(order: Order): Promise<void> {
+  async create(order: Order, events: readonly NewEvent[] = []): Promise<void> {
     const data = JSON.stringify(order);
-    const created = await this.database.write(
-      (db) =>
+    const created = await this.database.write((db) => {
+      const inserted =
         db
           .statement<[string, string, string, string, string], never>(INSERT)
-          .run(order.orderId, order.status, data, order.createdAt, order.updatedAt).changes === 1,
-    );
-    if (created) this.notify(order);
+          .run(order.orderId, order.status, data, order.createdAt, order.updatedAt).changes === 1;
+      if (inserted) this.sharedLog?.insertWithin(db, events);
+      return inserted;
+    });
+    if (created) {
+      await this.emitted(events);
+      this.notify(order);
+    }
   }
 
   get(orderId: string): Promise<Order | undefined> {
@@ -61,16 +78,29 @@ export class SqliteOrderStore implements OrderStore {
     to: OrderStatus,
     at: string,
     patch?: TransitionPatch,
+    events?: (moved: Order) => readonly NewEvent[],
   ): Promise<Order | undefined> {
     const moved = await this.database.write((db) => {
       const row = db.statement<[string, string], { data: string }>(SELECT_IN).get(orderId, from);
       if (!row) return undefined;
       const order = applyTransition(JSON.parse(row.data) as Order, to, at, patch);
       this.update(db, order, from);
-      return order;
+      const emitted = events?.(order) ?? [];
+      this.sharedLog?.insertWithin(db, emitted);
+      return { order, emitted };
     });
-    if (moved) this.notify(moved);
-    return moved;
+    if (!moved) return undefined;
+    await this.emitted(moved.emitted);
+    this.notify(moved.order);
+    return moved.order;
+  }
+
+  /** After a commit: wake the shared log's consumers, or append to a log elsewhere. */
+  private async emitted(events: readonly NewEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    if (this.sharedLog) this.sharedLog.appended();
+    else if (this.log) await this.log.append(events);
+    else throw new Error('this order store has no event log to emit events on');
   }
 
   async requestCancel(orderId: string): Promise<Order | undefined> {
