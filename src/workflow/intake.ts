@@ -51,7 +51,7 @@ export class Intake {
     caller: Caller,
     alsoWrite?: (order: Order) => Promise<void>,
   ): Promise<Order> {
-    const { orders, stock, log, clock, newId, declines } = this.deps;
+    const { orders, stock, clock, newId, declines } = this.deps;
     if (declines?.blocked(input.customerId, caller.ip)) {
       throw new ApiError(
         'too_many_declines',

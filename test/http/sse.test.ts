@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../src/domain/status.js';
+import { parseSse } from '../helpers/http.js';
 import { AS, orderBody, startTestService, type TestService, match } from './context.js';
 
 interface Stream {
@@ -40,33 +41,6 @@ function openStream(
     });
     request.on('error', reject);
   });
-}
-
-interface SseEvent {
-  readonly event?: string;
-  readonly id?: string;
-  readonly data: string;
-}
-
-/** A whole text/event-stream body as its events (comment lines skipped). */
-function parseSse(text: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  for (const block of text.split('\n\n')) {
-    let event: string | undefined;
-    let id: string | undefined;
-    const data: string[] = [];
-    for (const line of block.split('\n')) {
-      if (line === '' || line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon === -1 ? line : line.slice(0, colon);
-      const value = colon === -1 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'event') event = value;
-      else if (field === 'id') id = value;
-      else if (field === 'data') data.push(value);
-    }
-    if (data.length > 0) events.push({ event, id, data: data.join('\n') });
-  }
-  return events;
 }
 
 /** Polls `check` until it is true; fails after 5 s saying what it waited for. */
