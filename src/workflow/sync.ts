@@ -33,33 +33,21 @@ export class SourceOfTruthSync {
   /** Sync-out: terminal orders to the SoT (on_hand in the same SoT transaction). */
   syncOut(): Promise<number> {
     return this.exclusive(async () => {
-      const { outbox, orders, sot, stock } = this.deps;
-      const limit = this.deps.batchSize ?? 500;
-      let written = 0;
-      for (;;) {
-        const entries = await outbox.take(limit);
-        if (entries.length === 0) break;
-        const ids = [...new Set(entries.map((entry) => entry.orderId))];
-        const found = await Promise.all(ids.map((id) => orders.get(id)));
-        const terminal = found.filter(
-          (order): order is Order => !!order && isTerminal(order.status),
-        );
-        if (terminal.length > 0) await sot.applyOrders(terminal);
-        await Promise.all(
-          terminal.map((order) => stock.markSynced(order.orderId, order.status === 'COMPLETED')),
-        );
-        await outbox.done(entries);
-        written += terminal.length;
-        if (entries.length < limit) break;
-      }
+      const written = await this.pushOutbox();
       this.touch();
       return written;
     });
   }
 
-  /** Sync-in: SoT on-hand → stock cache, net of what is sold but not yet synced and held. */
+  /**
+   * Sync-in: SoT on-hand → stock cache, net of what is sold but not yet synced and held.
+   * The outbox is pushed first: a crash between a sync-out's SoT commit and its marks in
+   * the stock cache would otherwise have the SoT's `on_hand` and the cache both count the
+   * same orders, and sell-able stock would vanish.
+   */
   syncIn(): Promise<number> {
     return this.exclusive(async () => {
+      await this.pushOutbox();
       const products = await this.deps.sot.products();
       await this.deps.stock.reconcile(products);
       this.touch();
@@ -67,9 +55,32 @@ export class SourceOfTruthSync {
     });
   }
 
-  /** A product written to the SoT and pushed to the stock cache at once. */
+  /** Writes the outbox to the SoT, then tells the stock cache what the SoT now reflects. */
+  private async pushOutbox(): Promise<number> {
+    const { outbox, orders, sot, stock } = this.deps;
+    const limit = this.deps.batchSize ?? 500;
+    let written = 0;
+    for (;;) {
+      const entries = await outbox.take(limit);
+      if (entries.length === 0) break;
+      const ids = [...new Set(entries.map((entry) => entry.orderId))];
+      const found = await Promise.all(ids.map((id) => orders.get(id)));
+      const terminal = found.filter((order): order is Order => !!order && isTerminal(order.status));
+      if (terminal.length > 0) await sot.applyOrders(terminal);
+      await Promise.all(
+        terminal.map((order) => stock.markSynced(order.orderId, order.status === 'COMPLETED')),
+      );
+      await outbox.done(entries);
+      written += terminal.length;
+      if (entries.length < limit) break;
+    }
+    return written;
+  }
+
+  /** A product written to the SoT and pushed to the stock cache at once (see `syncIn`). */
   putProduct(product: CatalogProduct): Promise<void> {
     return this.exclusive(async () => {
+      await this.pushOutbox();
       await this.deps.sot.putProduct(product);
       await this.deps.stock.reconcile([product]);
     });
