@@ -7,3 +7,4 @@ export type * from './sync-outbox.js';
 export type * from './source-of-truth.js';
 export type * from './payment-gateway.js';
 export type * from './mailer.js';
+export type * from './lease.js';
