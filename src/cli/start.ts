@@ -12,7 +12,7 @@ export interface StartOptions {
   readonly logger?: Logger;
 }
 
-/** A running orderflow: its address (when it serves HTTP) and how to stop it. */
+/** A running orderflow: its address (the API, or only health and metrics) and how to stop it. */
 export interface Running {
   readonly url: string | undefined;
   readonly service: Service;
@@ -35,10 +35,9 @@ export async function startOrderflow(options: StartOptions = {}): Promise<Runnin
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   try {
-    if (config.role === 'all' || config.role === 'api') {
-      app = await buildApp(service.ctx);
-      url = await app.listen({ port: config.port, host: config.host });
-    }
+    const servesApi = config.role === 'all' || config.role === 'api';
+    app = await buildApp(service.ctx, { routes: servesApi ? 'all' : 'ops' });
+    url = await app.listen({ port: config.port, host: config.host });
     await service.start();
   } catch (error) {
     await app?.close();

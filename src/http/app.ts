@@ -49,6 +49,11 @@ type ZodApp = FastifyInstance<
 export interface AppOptions {
   /** Overrides `REQUEST_TIMEOUT_MS` (tests of the 408). */
   readonly requestTimeoutMs?: number;
+  /**
+   * `ops`: only `/healthz`, `/readyz` and `/metrics`, for processes that run workers or
+   * schedules but serve no API (ORDERFLOW_ROLE `worker` or `scheduler`).
+   */
+  readonly routes?: 'all' | 'ops';
 }
 
 /**
@@ -150,6 +155,7 @@ export async function buildApp(
 
   const deps: HttpDeps = { ctx, metrics };
   await app.register(healthRoutes, deps);
+  if (options.routes === 'ops') return app;
 
   const authenticate = createAuthenticator(ctx.config.apiKeys);
   app.decorateRequest('principal', null);

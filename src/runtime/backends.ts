@@ -1,26 +1,107 @@
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { PaymentGateway } from '../ports/payment-gateway.js';
+import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import { ConfigError, type Config } from './config.js';
 import type { Backends } from './context.js';
+import { LazySourceOfTruth } from './lazy-source-of-truth.js';
 
 /**
  * Picks the adapters from the configuration: the one place that knows them. Drivers are
  * imported lazily, so a process loads only the engines it uses.
+ *
+ * - nothing set: everything embedded (SQLite files in the data dir), one process;
+ * - `ORDERFLOW_DATABASE_URL` alone: embedded, with the shop's PostgreSQL as source of truth;
+ * - Redis + NATS + PostgreSQL: the scale-out set, any number of processes. Redis and NATS
+ *   go together (a hot store shared by processes needs a log shared by them), and then the
+ *   source of truth must be shared too.
  */
 export async function openBackends(config: Config, clock: Clock): Promise<Backends> {
-  const distributed = [
-    ['ORDERFLOW_REDIS_URL', config.redisUrl],
-    ['ORDERFLOW_NATS_URL', config.natsUrl],
-    ['ORDERFLOW_DATABASE_URL', config.databaseUrl],
-  ].filter(([, url]) => url !== undefined);
-  if (distributed.length > 0) {
+  const { redisUrl, natsUrl, databaseUrl, namespace, dataDir } = config;
+  if ((redisUrl === undefined) !== (natsUrl === undefined)) {
     throw new ConfigError(
-      `${distributed.map(([name]) => name).join(', ')}: this version runs on the embedded backend only; unset them`,
+      'ORDERFLOW_REDIS_URL and ORDERFLOW_NATS_URL are set together or not at all',
     );
   }
+  if (redisUrl !== undefined && natsUrl !== undefined) {
+    if (databaseUrl === undefined) {
+      throw new ConfigError(
+        'with Redis and NATS, ORDERFLOW_DATABASE_URL (PostgreSQL) is required too',
+      );
+    }
+    return openDistributed(redisUrl, natsUrl, databaseUrl, namespace, clock);
+  }
   const { openSqliteBackend } = await import('../adapters/sqlite/sqlite-backend.js');
-  return openSqliteBackend(config.dataDir, clock);
+  const embedded = openSqliteBackend(dataDir, clock);
+  let sot: SourceOfTruth = embedded.sot;
+  if (databaseUrl !== undefined) {
+    try {
+      sot = await openPostgres(databaseUrl, clock);
+    } catch (error) {
+      await embedded.close();
+      throw error;
+    }
+  }
+  return {
+    ...embedded,
+    sot,
+    close: async () => {
+      if (sot !== embedded.sot) await sot.close();
+      await embedded.close();
+    },
+  };
+}
+
+/** PostgreSQL may be down at start: it is opened (and migrated) on the first use that works. */
+async function openPostgres(url: string, clock: Clock): Promise<SourceOfTruth> {
+  const { openPostgresSourceOfTruth } =
+    await import('../adapters/postgres/postgres-source-of-truth.js');
+  const sot = new LazySourceOfTruth(() => openPostgresSourceOfTruth({ url, clock }));
+  await sot.warmUp();
+  return sot;
+}
+
+async function openDistributed(
+  redisUrl: string,
+  natsUrl: string,
+  databaseUrl: string,
+  namespace: string,
+  clock: Clock,
+): Promise<Backends> {
+  const [{ openNatsEventLog }, { openRedisBackend }] = await Promise.all([
+    import('../adapters/nats/nats-event-log.js'),
+    import('../adapters/redis/redis-backend.js'),
+  ]);
+  const log = await openNatsEventLog({ url: natsUrl, namespace, clock });
+  const redis = await openRedisBackend({ url: redisUrl, namespace, log, clock }).catch(
+    async (error: unknown) => {
+      await log.close();
+      throw error;
+    },
+  );
+  const sot = await openPostgres(databaseUrl, clock).catch(async (error: unknown) => {
+    await redis.close();
+    await log.close();
+    throw error;
+  });
+  return {
+    log,
+    orders: redis.orders,
+    stock: redis.stock,
+    idempotency: redis.idempotency,
+    outbox: redis.outbox,
+    lease: redis.lease,
+    sot,
+    ping: async () => {
+      const [logUp, redisUp] = await Promise.all([log.ping(), redis.ping()]);
+      return { log: logUp, redis: redisUp };
+    },
+    close: async () => {
+      await redis.close();
+      await log.close();
+      await sot.close();
+    },
+  };
 }
 
 export async function openPayments(config: Config): Promise<PaymentGateway> {

@@ -4,6 +4,8 @@ import type { Delivery, EventLog, LogEvent, Subscription } from '../ports/event-
 import { backoffMs } from './backoff.js';
 import type { Metrics } from './metrics.js';
 
+const WORKING_EVERY_MS = 5_000;
+
 export interface RetryPolicy {
   /** Attempts of an unclassified failure before the event is dead-lettered. */
   readonly maxAttempts: number;
@@ -36,6 +38,9 @@ export interface RunnerSpec {
  */
 export class ConsumerRunner {
   private subscription: Subscription | undefined;
+  /** Deliveries being handled, with when they started: long ones tell the log they live. */
+  private readonly running = new Map<Delivery, number>();
+  private heartbeat: NodeJS.Timeout | undefined;
   private readonly queues = new Map<string, Delivery[]>();
   private readonly policy: RetryPolicy;
 
@@ -57,12 +62,23 @@ export class ConsumerRunner {
     this.subscription = this.log.consume({ group, types, maxInFlight: concurrency }, (delivery) =>
       this.enqueue(delivery),
     );
+    this.heartbeat = setInterval(() => this.keepAlive(), WORKING_EVERY_MS);
+    this.heartbeat.unref();
   }
 
   /** Stops taking events and waits for those in hand. */
   async stop(): Promise<void> {
     await this.subscription?.stop();
     this.subscription = undefined;
+    clearInterval(this.heartbeat);
+  }
+
+  /** A step that runs long (a slow payment provider) must not be redelivered meanwhile. */
+  private keepAlive(): void {
+    const now = Date.now();
+    for (const [delivery, startedAt] of this.running) {
+      if (now - startedAt >= WORKING_EVERY_MS) delivery.working();
+    }
   }
 
   private enqueue(delivery: Delivery): void {
@@ -89,6 +105,7 @@ export class ConsumerRunner {
   private async run(delivery: Delivery): Promise<void> {
     const { group } = this.spec;
     const stopTimer = this.metrics.handlerSeconds.startTimer({ group });
+    this.running.set(delivery, Date.now());
     try {
       await this.spec.handle(delivery.event, delivery);
       delivery.ack();
@@ -96,6 +113,7 @@ export class ConsumerRunner {
     } catch (error) {
       this.fail(delivery, error);
     } finally {
+      this.running.delete(delivery);
       stopTimer();
     }
   }

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../ports/clock.js';
 import type { EventLog } from '../ports/event-log.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
+import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockStore } from '../ports/stock-store.js';
@@ -18,6 +19,9 @@ export interface Backends {
   readonly idempotency: IdempotencyStore;
   readonly outbox: SyncOutbox;
   readonly sot: SourceOfTruth;
+  readonly lease: Lease;
+  /** Whether the engines the intake needs (the hot store and the log) answer. */
+  ping(): Promise<Record<string, boolean>>;
   close(): Promise<void>;
 }
 

@@ -17,9 +17,11 @@ export class Scheduler {
   private readonly jobs: Job[] = [];
   private stopped = false;
 
+  /** `active()` false: runs are skipped (another process holds the schedules' lease). */
   constructor(
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    private readonly active: () => boolean = () => true,
   ) {}
 
   every(name: string, intervalMs: number, run: () => Promise<unknown>): void {
@@ -47,6 +49,7 @@ export class Scheduler {
   }
 
   private async runOnce(job: Job): Promise<void> {
+    if (!this.active()) return;
     try {
       await job.run();
       this.metrics.scheduleRuns.inc({ schedule: job.name, outcome: 'ok' });

@@ -17,6 +17,7 @@ import type { Config } from './config.js';
 import { ConsumerRunner } from './consumer-runner.js';
 import type { Backends, ServiceContext } from './context.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { Scheduler } from './scheduler.js';
 
 export interface ServiceOptions {
@@ -34,6 +35,7 @@ export const DEMO_CATALOG = [
 ] as const;
 
 const EXPIRY_SWEEP_MS = 1000;
+const SCHEDULE_LEASE_TTL_MS = 5000;
 
 /**
  * The composition root: picks the adapters, builds the saga, the consumers and the
@@ -43,6 +45,7 @@ export class Service {
   readonly ctx: ServiceContext;
   private readonly runners: ConsumerRunner[] = [];
   private readonly scheduler: Scheduler;
+  private readonly leaseKeeper: LeaseKeeper;
   private accepting = false;
 
   private constructor(
@@ -54,7 +57,14 @@ export class Service {
     private readonly clock: Clock,
   ) {
     const { config, logger } = options;
-    this.scheduler = new Scheduler(logger, metrics);
+    this.leaseKeeper = new LeaseKeeper(
+      backends.lease,
+      'schedules',
+      SCHEDULE_LEASE_TTL_MS,
+      logger,
+      () => this.sync.syncIn().then(() => undefined),
+    );
+    this.scheduler = new Scheduler(logger, metrics, () => this.leaseKeeper.held);
     const declines = new DeclineGuard(config.declineLimit, clock);
     this.sync = new SourceOfTruthSync({ ...backends, clock });
     this.saga = new OrderSaga({
@@ -89,9 +99,9 @@ export class Service {
         lastSyncAt: () => sync.lastSyncAt,
       },
       ready: async () => {
-        const log = await backends.log.ping().catch(() => false);
-        const checks = { log, accepting: this.accepting };
-        return { ready: log && this.accepting, checks };
+        const engines = await backends.ping().catch(() => ({ engines: false }));
+        const checks = { ...engines, accepting: this.accepting };
+        return { ready: Object.values(checks).every(Boolean), checks };
       },
     };
   }
@@ -108,18 +118,23 @@ export class Service {
     return new Service(options, backends, payments, mailer, createMetrics(), clock);
   }
 
-  /** Seeds the demo catalog on first start, syncs stock in, and starts this role's work. */
+  /**
+   * Seeds the demo catalog on first start and starts this role's work. The schedules
+   * (and a first sync-in) run in the one process that holds their lease.
+   */
   async start(): Promise<void> {
     const { config, logger } = this.options;
-    await this.seedDemoCatalog();
-    await this.sync.syncIn().catch((error: unknown) => {
+    await this.seedDemoCatalog().catch((error: unknown) => {
       logger.warn(
         { err: String(error) },
         'source of truth unreachable at start; using the stock cache',
       );
     });
     if (config.role === 'all' || config.role === 'worker') this.startConsumers();
-    if (config.role === 'all' || config.role === 'scheduler') this.startSchedules();
+    if (config.role === 'all' || config.role === 'scheduler') {
+      this.startSchedules();
+      await this.leaseKeeper.start();
+    }
     this.accepting = true;
   }
 
@@ -127,6 +142,7 @@ export class Service {
   async stop(): Promise<void> {
     this.accepting = false;
     await this.scheduler.stop();
+    await this.leaseKeeper.stop();
     await Promise.all(this.runners.map((runner) => runner.stop()));
     await this.mailer.close();
     await this.backends.close();

@@ -4,6 +4,7 @@ import type { Clock } from '../../ports/clock.js';
 import { SqliteDatabase } from './sqlite-database.js';
 import { SqliteEventLog, type SqliteEventLogOptions } from './sqlite-event-log.js';
 import { SqliteIdempotencyStore } from './sqlite-idempotency-store.js';
+import { SqliteLease } from './sqlite-lease.js';
 import { SqliteOrderStore } from './sqlite-order-store.js';
 import { SqliteSourceOfTruth } from './sqlite-source-of-truth.js';
 import { SqliteStockStore } from './sqlite-stock-store.js';
@@ -16,8 +17,11 @@ export interface SqliteBackend {
   readonly idempotency: SqliteIdempotencyStore;
   readonly outbox: SqliteSyncOutbox;
   readonly sot: SqliteSourceOfTruth;
+  readonly lease: SqliteLease;
   /** The hot file shared by everything but the source of truth (one group-commit writer). */
   readonly hot: SqliteDatabase;
+  /** The embedded engine answers while its files are open. */
+  ping(): Promise<Record<string, boolean>>;
   /** Stops the log's timers, commits what is queued and closes both files. */
   close(): Promise<void>;
 }
@@ -43,6 +47,7 @@ export function openSqliteBackend(
   const idempotency = new SqliteIdempotencyStore(hot, clock);
   const outbox = new SqliteSyncOutbox(hot, clock);
   const sot = new SqliteSourceOfTruth(sotDatabase, clock);
+  const lease = new SqliteLease(hot, clock);
   let closing: Promise<void> | undefined;
   return {
     log,
@@ -51,7 +56,9 @@ export function openSqliteBackend(
     idempotency,
     outbox,
     sot,
+    lease,
     hot,
+    ping: async () => ({ sqlite: await log.ping() }),
     close: () =>
       (closing ??= (async () => {
         await Promise.all([
@@ -61,6 +68,7 @@ export function openSqliteBackend(
           idempotency.close(),
           outbox.close(),
           sot.close(),
+          lease.close(),
         ]);
         hot.close();
         sotDatabase.close();

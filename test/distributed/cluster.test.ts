@@ -1,0 +1,151 @@
+/**
+ * The scale-out set: three processes (`all`, `api`, `worker`) on one namespace over the
+ * real Redis, NATS JetStream and PostgreSQL. Same contract, same invariants.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DECLINED, orderBody, type OrderView } from '../helpers/api.js';
+import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { enginesUp } from '../helpers/engines.js';
+import { terminalOnceViolations } from '../helpers/invariants.js';
+import type { Service } from '../helpers/service.js';
+
+const up = await enginesUp('redis', 'nats', 'postgres');
+
+describe.skipIf(!up)('three processes on Redis, NATS JetStream and PostgreSQL', () => {
+  let cluster: Cluster;
+  let all: Service;
+  let api: Service;
+
+  beforeAll(async () => {
+    cluster = await startCluster(['all', 'api', 'worker']);
+    [all, api] = cluster.services as [Service, Service];
+    for (const [sku, onHand] of [
+      ['A123', 100],
+      ['B456', 0],
+    ] as const) {
+      const put = await api.request('PUT', `/v1/admin/products/${sku}`, {
+        key: 'admin',
+        body: {
+          name: sku,
+          price: { amount: sku === 'A123' ? 1999 : 4900, currency: 'USD' },
+          onHand,
+        },
+      });
+      expect(put.status).toBe(200);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  const available = async (service: Service, sku: string): Promise<number> =>
+    (await service.request<{ available: number }>('GET', `/v1/products/${sku}`)).json.available;
+
+  it('runs the seed scenario table across processes', async () => {
+    const happy = await api.placeOrder(orderBody({ sku: 'A123', qty: 1 }));
+    const noStock = await all.placeOrder(orderBody({ sku: 'B456', qty: 1 }));
+    const declined = await api.placeOrder(
+      orderBody({ sku: 'A123', qty: 1, paymentMethod: DECLINED }),
+    );
+    const mixed = await all.placeOrder(
+      orderBody({
+        items: [
+          { sku: 'A123', qty: 1 },
+          { sku: 'B456', qty: 1 },
+        ],
+      }),
+    );
+    for (const answer of [happy, noStock, declined, mixed]) expect(answer.status).toBe(202);
+    expect((await all.waitForTerminal(happy.json.orderId)).status).toBe('COMPLETED');
+    const failed = await api.waitForTerminal(noStock.json.orderId);
+    expect(failed.status).toBe('FAILED_NO_STOCK');
+    expect(failed.history.map((h) => h.status)).not.toContain('PAID');
+    expect((await api.waitForTerminal(declined.json.orderId)).status).toBe('PAYMENT_FAILED');
+    expect((await all.waitForTerminal(mixed.json.orderId)).status).toBe('FAILED_NO_STOCK');
+    expect(await available(api, 'A123')).toBe(99);
+    const admin = await all.request<{ reserved: number; available: number }>(
+      'GET',
+      '/v1/admin/products/A123',
+      {
+        key: 'admin',
+      },
+    );
+    expect(admin.json).toMatchObject({ available: 99, reserved: 0 });
+  });
+
+  it('streams an order over SSE from the API process while the worker moves it', async () => {
+    const placed = await api.placeOrder(orderBody({ sku: 'A123', qty: 1 }));
+    const stream = await api.request('GET', `/v1/orders/${placed.json.orderId}/events`, {
+      timeoutMs: 30_000,
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.text).toContain('COMPLETED');
+  });
+
+  it(
+    'sells exactly 100 units to 600 concurrent buyers over both API processes',
+    { timeout: 240_000 },
+    async () => {
+      const sku = 'DIST-100';
+      const put = await api.request('PUT', `/v1/admin/products/${sku}`, {
+        key: 'admin',
+        body: { name: 'Limited', price: { amount: 500, currency: 'USD' }, onHand: 100 },
+      });
+      expect(put.status).toBe(200);
+      const answers = await Promise.all(
+        Array.from({ length: 600 }, (_, i) =>
+          (i % 2 === 0 ? all : api).placeOrder(orderBody({ sku, qty: 1 }), { timeoutMs: 120_000 }),
+        ),
+      );
+      expect(answers.filter((a) => a.status !== 202).map((a) => `${a.status} ${a.text}`)).toEqual(
+        [],
+      );
+      const orders = await api.waitForAllTerminal(
+        answers.map((a) => a.json.orderId),
+        180_000,
+      );
+      const views: OrderView[] = [...orders.values()];
+      expect(terminalOnceViolations(views)).toEqual([]);
+      expect(views.filter((o) => o.status === 'COMPLETED')).toHaveLength(100);
+      expect(views.filter((o) => o.status === 'FAILED_NO_STOCK')).toHaveLength(500);
+      const product = await all.request<{ available: number; reserved: number; onHand: number }>(
+        'GET',
+        `/v1/admin/products/${sku}`,
+        { key: 'admin' },
+      );
+      expect(product.json).toMatchObject({ available: 0, reserved: 0 });
+
+      // After sync-out: the SoT holds each order once, and on_hand is what is left.
+      const deadline = Date.now() + 60_000;
+      let rows: { n: string }[] = [];
+      while (Date.now() < deadline) {
+        rows = await cluster.sql<{ n: string }>(
+          `SELECT count(*) AS n FROM orders o JOIN order_items i ON i.order_id = o.order_id WHERE i.sku = $1`,
+          [sku],
+        );
+        if (Number(rows[0]?.n) === 600) break;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(Number(rows[0]?.n)).toBe(600);
+      const [onHand] = await cluster.sql<{ on_hand: string }>(
+        'SELECT on_hand FROM products WHERE sku = $1',
+        [sku],
+      );
+      expect(Number(onHand?.on_hand)).toBe(0);
+      const [duplicates] = await cluster.sql<{ n: string }>(
+        'SELECT count(*) - count(DISTINCT order_id) AS n FROM orders',
+      );
+      expect(Number(duplicates?.n)).toBe(0);
+    },
+  );
+
+  it('serves health and metrics from the worker, and no API', async () => {
+    const worker = cluster.services[2] as Service;
+    expect((await worker.request('GET', '/readyz', { key: 'none' })).status).toBe(200);
+    expect((await worker.request('GET', '/metrics', { key: 'none' })).text).toContain(
+      'orderflow_deliveries_total',
+    );
+    expect((await worker.request('GET', '/v1/products/A123')).status).toBe(404);
+  });
+});
