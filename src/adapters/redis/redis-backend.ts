@@ -1,0 +1,53 @@
+import type { Clock } from '../../ports/clock.js';
+import type { EventLog } from '../../ports/event-log.js';
+import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
+import { RedisIdempotencyStore } from './redis-idempotency-store.js';
+import { RedisLease } from './redis-lease.js';
+import { RedisOrderStore } from './redis-order-store.js';
+import { RedisStockStore } from './redis-stock-store.js';
+import { RedisSyncOutbox } from './redis-sync-outbox.js';
+
+export interface RedisBackendOptions extends RedisConnectionOptions {
+  readonly url: string;
+  /** Prefixes every key and channel, so deployments and test runs can share one Redis. */
+  readonly namespace: string;
+  /** Where the order store emits the events of its writes. */
+  readonly log: EventLog;
+  readonly clock: Clock;
+}
+
+export interface RedisBackend {
+  readonly orders: RedisOrderStore;
+  readonly stock: RedisStockStore;
+  readonly idempotency: RedisIdempotencyStore;
+  readonly outbox: RedisSyncOutbox;
+  readonly lease: RedisLease;
+  /** True while Redis answers. */
+  ping(): Promise<boolean>;
+  /** Closes the order store's subscriber and the connection; the log is the caller's. */
+  close(): Promise<void>;
+}
+
+/**
+ * The hot stores of the scale-out deployment on one Redis connection. Resolves once Redis is
+ * ready; rejects with a RetryableError when it is not within `readyTimeoutMs` (5 s).
+ */
+export async function openRedisBackend(options: RedisBackendOptions): Promise<RedisBackend> {
+  const { url, namespace, log, clock } = options;
+  const connection = await RedisConnection.open(url, options);
+  const orders = new RedisOrderStore(connection, namespace, log);
+  let closing: Promise<void> | undefined;
+  return {
+    orders,
+    stock: new RedisStockStore(connection, namespace),
+    idempotency: new RedisIdempotencyStore(connection, namespace, clock),
+    outbox: new RedisSyncOutbox(connection, namespace, clock),
+    lease: new RedisLease(connection, namespace),
+    ping: () => connection.ping(),
+    close: () =>
+      (closing ??= (async () => {
+        await orders.close();
+        await connection.close();
+      })()),
+  };
+}

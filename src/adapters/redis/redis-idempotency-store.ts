@@ -1,0 +1,125 @@
+import type { Clock } from '../../ports/clock.js';
+import type {
+  IdempotencyClaim,
+  IdempotencyStore,
+  StoredResponse,
+} from '../../ports/idempotency-store.js';
+import type { RedisConnection, RedisScript } from './redis-connection.js';
+
+/**
+ * KEYS: record. ARGV: fingerprint, now, ttlMs. A record past its `expires_at` counts as
+ * absent: expiry is judged by the caller's clock, Redis's own TTL only collects garbage.
+ */
+const BEGIN = `
+local r = redis.call('HMGET', KEYS[1], 'state', 'fingerprint', 'response', 'expires_at')
+if r[1] and tonumber(r[4]) > tonumber(ARGV[2]) then
+  if r[2] ~= ARGV[1] then return {'mismatch'} end
+  if r[1] == 'done' then return {'replay', r[3]} end
+  return {'in_flight'}
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fingerprint', ARGV[1],
+  'expires_at', tonumber(ARGV[2]) + tonumber(ARGV[3]), 'ttl', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {'started'}
+`;
+
+/** KEYS: record. ARGV: response, now. The TTL starts again from completion. */
+const COMPLETE = `
+local r = redis.call('HMGET', KEYS[1], 'state', 'ttl')
+if r[1] ~= 'in_flight' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'done', 'response', ARGV[1],
+  'expires_at', tonumber(ARGV[2]) + tonumber(r[2]))
+redis.call('PEXPIRE', KEYS[1], r[2])
+return 1
+`;
+
+/** KEYS: record. A completed key stays: its response is what a retry must get. */
+const ABANDON = `
+if redis.call('HGET', KEYS[1], 'state') == 'in_flight' then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
+/** How long a done effect is remembered: far longer than any redelivery or replay window. */
+const EFFECT_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * Idempotency keys in Redis, shared by every API process: the claim itself is stored (as
+ * `in_flight` with the request's TTL), so two processes never both start one key. Records are
+ * hashes at `<ns>:idem:<scope>:<key>`; effects are plain keys at `<ns>:effect:<key>`.
+ */
+export class RedisIdempotencyStore implements IdempotencyStore {
+  private readonly beginScript: RedisScript;
+  private readonly completeScript: RedisScript;
+  private readonly abandonScript: RedisScript;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly namespace: string,
+    private readonly clock: Clock,
+  ) {
+    this.beginScript = connection.script('orderflowIdempotencyBegin', BEGIN);
+    this.completeScript = connection.script('orderflowIdempotencyComplete', COMPLETE);
+    this.abandonScript = connection.script('orderflowIdempotencyAbandon', ABANDON);
+  }
+
+  async begin(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    ttlMs: number,
+  ): Promise<IdempotencyClaim> {
+    const reply = await this.beginScript(
+      [this.recordKey(scope, key)],
+      [fingerprint, this.clock.now(), Math.max(1, Math.ceil(ttlMs))],
+    );
+    const [state, response] = reply as [string, string?];
+    switch (state) {
+      case 'started':
+      case 'in_flight':
+      case 'mismatch':
+        return { state };
+      case 'replay':
+        return { state, response: JSON.parse(response ?? 'null') as StoredResponse };
+      default:
+        throw new Error(`unexpected reply of the idempotency script: ${String(state)}`);
+    }
+  }
+
+  async complete(scope: string, key: string, response: StoredResponse): Promise<void> {
+    const stored = await this.completeScript(
+      [this.recordKey(scope, key)],
+      [JSON.stringify(response), this.clock.now()],
+    );
+    if (stored !== 1) throw new Error(`idempotency key ${scope}/${key} is not claimed`);
+  }
+
+  async abandon(scope: string, key: string): Promise<void> {
+    await this.abandonScript([this.recordKey(scope, key)], []);
+  }
+
+  async wasDone(key: string): Promise<boolean> {
+    return (await this.connection.run((client) => client.exists(this.effectKey(key)))) === 1;
+  }
+
+  async markDone(key: string): Promise<void> {
+    const at = this.clock.now();
+    await this.connection.run((client) =>
+      client.set(this.effectKey(key), at, 'PX', EFFECT_TTL_MS, 'NX'),
+    );
+  }
+
+  /** The connection belongs to the backend that opened it. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** The scope is URI-encoded, so that a `:` in it cannot make two records one. */
+  private recordKey(scope: string, key: string): string {
+    return `${this.namespace}:idem:${encodeURIComponent(scope)}:${key}`;
+  }
+
+  private effectKey(key: string): string {
+    return `${this.namespace}:effect:${key}`;
+  }
+}

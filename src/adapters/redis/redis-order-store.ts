@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { RetryableError } from '../../domain/errors.js';
+import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
+import { isCancellable, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
+import type { EventLog, NewEvent } from '../../ports/event-log.js';
+import type { OrderStore } from '../../ports/order-store.js';
+import { closeClient, type RedisConnection, type RedisScript } from './redis-connection.js';
+
+/** KEYS: order, counts. ARGV: json, status, channel, message. */
+const CREATE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return 1
+`;
+
+/** KEYS: order, counts. ARGV: expected json, new json, old status, new status, channel, message. */
+const SWAP = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+if ARGV[3] ~= ARGV[4] then
+  redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
+  redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`;
+
+/** KEYS: order, counts. ARGV: expected json, status. */
+const FORGET = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+return 1
+`;
+
+/** A compare-and-set that loses this often in a row means something is badly wrong. */
+const MAX_SWAP_ATTEMPTS = 16;
+
+type Listener = (order: Order) => void;
+
+/**
+ * The order cache in Redis: the order as JSON at `<ns>:order:<id>`, counts per status in
+ * `<ns>:order-counts`. Writes are compare-and-set scripts on the whole stored JSON, so
+ * every change (including a concurrent cancel request) is applied on what it was computed
+ * from. Events are appended to the log after the write; see `OrderStore`.
+ *
+ * Every change is published on `<ns>:order-changed` as `<store instance>|<order id>`, from
+ * inside the script that made it. Watchers in this process are told at once; other
+ * processes read the order when the message arrives.
+ */
+export class RedisOrderStore implements OrderStore {
+  private readonly createScript: RedisScript;
+  private readonly swapScript: RedisScript;
+  private readonly forgetScript: RedisScript;
+  private readonly countsKey: string;
+  private readonly channel: string;
+  private readonly instance = randomBytes(8).toString('hex');
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private subscriber: Redis | undefined;
+  private subscription: Promise<void> | undefined;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    private readonly namespace: string,
+    private readonly log: EventLog,
+  ) {
+    this.createScript = connection.script('orderflowOrderCreate', CREATE);
+    this.swapScript = connection.script('orderflowOrderSwap', SWAP);
+    this.forgetScript = connection.script('orderflowOrderForget', FORGET);
+    this.countsKey = `${namespace}:order-counts`;
+    this.channel = `${namespace}:order-changed`;
+  }
+
+  async create(order: Order, events: readonly NewEvent[] = []): Promise<void> {
+    const json = JSON.stringify(order);
+    const keys = [this.orderKey(order.orderId), this.countsKey];
+    const created = await this.createScript(keys, [
+      json,
+      order.status,
+      this.channel,
+      this.message(order.orderId),
+    ]);
+    if (created !== 1) return;
+    if (events.length > 0) {
+      try {
+        await this.log.append(events);
+      } catch (error) {
+        // Nothing will ever drive an order whose OrderPlaced is not on the log.
+        await this.forgetScript(keys, [json, order.status]).catch(() => undefined);
+        throw error;
+      }
+    }
+    this.notify(order);
+  }
+
+  async get(orderId: string): Promise<Order | undefined> {
+    const json = await this.read(orderId);
+    return json === null ? undefined : (JSON.parse(json) as Order);
+  }
+
+  async transition(
+    orderId: string,
+    from: OrderStatus,
+    to: OrderStatus,
+    at: string,
+    patch?: TransitionPatch,
+    events?: (moved: Order) => readonly NewEvent[],
+  ): Promise<Order | undefined> {
+    const result = await this.change(orderId, (order) =>
+      order.status === from ? applyTransition(order, to, at, patch) : undefined,
+    );
+    if (!result?.changed) return undefined;
+    try {
+      const emitted = events?.(result.order) ?? [];
+      if (emitted.length > 0) await this.log.append(emitted);
+    } finally {
+      this.notify(result.order);
+    }
+    return result.order;
+  }
+
+  async requestCancel(orderId: string): Promise<Order | undefined> {
+    const result = await this.change(orderId, (order) =>
+      order.cancelRequested || !isCancellable(order.status)
+        ? undefined
+        : { ...order, cancelRequested: true },
+    );
+    if (result?.changed) this.notify(result.order);
+    return result?.order;
+  }
+
+  watch(orderId: string, listener: Listener): () => void {
+    void this.watching().catch(() => undefined);
+    let listeners = this.listeners.get(orderId);
+    if (!listeners) {
+      listeners = new Set();
+      this.listeners.set(orderId, listeners);
+    }
+    listeners.add(listener);
+    return () => {
+      const current = this.listeners.get(orderId);
+      current?.delete(listener);
+      if (current?.size === 0) this.listeners.delete(orderId);
+    };
+  }
+
+  /**
+   * Resolves once changes made by other processes reach this store's watchers. The first
+   * `watch` subscribes; a change in another process before that is not seen until the next.
+   */
+  watching(): Promise<void> {
+    if (!this.subscription) {
+      const subscriber = this.connection.subscriber();
+      subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+      this.subscriber = subscriber;
+      this.subscription = subscriber.subscribe(this.channel).then(() => undefined);
+    }
+    return this.subscription;
+  }
+
+  async countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
+    const stored = await this.connection.run((client) => client.hgetall(this.countsKey));
+    const counts: Partial<Record<OrderStatus, number>> = {};
+    for (const status of ORDER_STATUSES) {
+      const n = Number(stored[status] ?? 0);
+      if (n > 0) counts[status] = n;
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    const subscriber = this.subscriber;
+    this.subscriber = undefined;
+    this.subscription = undefined;
+    if (subscriber) await closeClient(subscriber);
+  }
+
+  /**
+   * Reads the order, lets `decide` compute its next state and stores that by compare-and-
+   * set, reading again when another write came in between. `changed` is false when
+   * `decide` declined (the order as read is returned); undefined for an unknown order.
+   */
+  private async change(
+    orderId: string,
+    decide: (order: Order) => Order | undefined,
+  ): Promise<{ order: Order; changed: boolean } | undefined> {
+    for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt += 1) {
+      const json = await this.read(orderId);
+      if (json === null) return undefined;
+      const order = JSON.parse(json) as Order;
+      const next = decide(order);
+      if (!next) return { order, changed: false };
+      const swapped = await this.swapScript(
+        [this.orderKey(orderId), this.countsKey],
+        [
+          json,
+          JSON.stringify(next),
+          order.status,
+          next.status,
+          this.channel,
+          this.message(orderId),
+        ],
+      );
+      if (swapped === 1) return { order: next, changed: true };
+    }
+    throw new RetryableError('order_contended', `order ${orderId} keeps changing; retry`, 100);
+  }
+
+  private read(orderId: string): Promise<string | null> {
+    return this.connection.run((client) => client.get(this.orderKey(orderId)));
+  }
+
+  private onMessage(message: string): void {
+    const separator = message.indexOf('|');
+    if (message.slice(0, separator) === this.instance) return;
+    const orderId = message.slice(separator + 1);
+    if (!this.listeners.has(orderId)) return;
+    this.get(orderId).then(
+      (order) => order && this.notify(order),
+      () => undefined,
+    );
+  }
+
+  /** Runs after the write; a failing listener must not fail the write that happened. */
+  private notify(order: Order): void {
+    for (const listener of [...(this.listeners.get(order.orderId) ?? [])]) {
+      try {
+        listener(order);
+      } catch (error) {
+        process.emitWarning(
+          error instanceof Error ? error : new Error(String(error)),
+          'OrderflowWatchWarning',
+        );
+      }
+    }
+  }
+
+  private message(orderId: string): string {
+    return `${this.instance}|${orderId}`;
+  }
+
+  private orderKey(orderId: string): string {
+    return `${this.namespace}:order:${orderId}`;
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The stock cache's Lua scripts. Each runs atomically in Redis, so every StockStore method
+ * is one script keyed by order id.
+ *
+ * Per SKU, hash `<ns>:sku:<sku>`: name, price_cents, currency, available, held and
+ * pending_sot. Per order, hash `<ns>:res:<orderId>`: state (held | committed | released |
+ * returned | refused), lines (JSON `[[sku, qty], …]`, one per SKU), expires_at, consumed
+ * ('1' once the source of truth's on_hand reflects the sale), short (JSON, when refused).
+ * Held orders are in the sorted set `<ns>:res-expiry` by expires_at.
+ *
+ * `pending_sot` is what sync-in subtracts from the source of truth's on_hand besides the
+ * holds: Σ qty(committed ∧ ¬consumed) − Σ qty(returned ∧ consumed). Each order adds
+ * weight(state, consumed) × qty to it, so a script that changes an order's state or
+ * consumed flag moves the counter by the difference of the weights.
+ *
+ * Scripts that commit, release or mark an order build the SKU keys from the prefix (they
+ * are in the reservation record only): the store needs a single Redis, not a cluster.
+ */
+
+const WEIGHT = `
+local function weight(state, consumed)
+  if state == 'committed' and consumed ~= '1' then return 1 end
+  if state == 'returned' and consumed == '1' then return -1 end
+  return 0
+end
+`;
+
+/**
+ * KEYS: res, expiry, sku keys (sorted by SKU). ARGV: orderId, expiresAt, then sku, qty per
+ * SKU key. Returns {1} or {0, short SKUs as JSON}; an order reserved before gets its first answer.
+ */
+export const RESERVE = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'refused' then return {0, redis.call('HGET', KEYS[1], 'short')} end
+if state then return {1} end
+local short, lines = {}, {}
+for i = 3, #KEYS do
+  local sku, qty = ARGV[2 * i - 3], tonumber(ARGV[2 * i - 2])
+  local available = tonumber(redis.call('HGET', KEYS[i], 'available'))
+  if not available or available < qty then short[#short + 1] = sku end
+  lines[#lines + 1] = {sku, qty}
+end
+if #short > 0 then
+  local encoded = cjson.encode(short)
+  redis.call('HSET', KEYS[1], 'state', 'refused', 'short', encoded)
+  return {0, encoded}
+end
+for i = 3, #KEYS do
+  local qty = tonumber(ARGV[2 * i - 2])
+  redis.call('HINCRBY', KEYS[i], 'available', -qty)
+  redis.call('HINCRBY', KEYS[i], 'held', qty)
+end
+redis.call('HSET', KEYS[1], 'state', 'held', 'lines', cjson.encode(lines),
+  'expires_at', ARGV[2], 'consumed', '0')
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return {1}
+`;
+
+/** KEYS: res, expiry. ARGV: sku key prefix, orderId. A hold becomes a sale. */
+export const COMMIT = `${WEIGHT}
+local r = redis.call('HMGET', KEYS[1], 'state', 'lines', 'consumed')
+if r[1] ~= 'held' then return 0 end
+local pending = weight('committed', r[3]) - weight('held', r[3])
+for _, line in ipairs(cjson.decode(r[2])) do
+  local key = ARGV[1] .. line[1]
+  redis.call('HINCRBY', key, 'held', -line[2])
+  if pending ~= 0 then redis.call('HINCRBY', key, 'pending_sot', pending * line[2]) end
+end
+redis.call('HSET', KEYS[1], 'state', 'committed')
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** KEYS: res, expiry. ARGV: sku key prefix, orderId. A hold is released, a sale returned. */
+export const RELEASE = `${WEIGHT}
+local r = redis.call('HMGET', KEYS[1], 'state', 'lines', 'consumed')
+local state = r[1]
+if state ~= 'held' and state ~= 'committed' then return 0 end
+local after = state == 'held' and 'released' or 'returned'
+local pending = weight(after, r[3]) - weight(state, r[3])
+for _, line in ipairs(cjson.decode(r[2])) do
+  local key = ARGV[1] .. line[1]
+  redis.call('HINCRBY', key, 'available', line[2])
+  if state == 'held' then redis.call('HINCRBY', key, 'held', -line[2]) end
+  if pending ~= 0 then redis.call('HINCRBY', key, 'pending_sot', pending * line[2]) end
+end
+redis.call('HSET', KEYS[1], 'state', after)
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+`;
+
+/** KEYS: res. ARGV: sku key prefix, consumed ('1' | '0'). */
+export const MARK_SYNCED = `${WEIGHT}
+local r = redis.call('HMGET', KEYS[1], 'state', 'lines', 'consumed')
+if not r[1] then return 0 end
+local pending = weight(r[1], ARGV[2]) - weight(r[1], r[3])
+if pending ~= 0 then
+  for _, line in ipairs(cjson.decode(r[2])) do
+    redis.call('HINCRBY', ARGV[1] .. line[1], 'pending_sot', pending * line[2])
+  end
+end
+redis.call('HSET', KEYS[1], 'consumed', ARGV[2])
+return 1
+`;
+
+/**
+ * KEYS: sku keys. ARGV: name, price_cents, currency, onHand per key.
+ * available = max(0, onHand − pending_sot − held), for all products at once.
+ */
+export const RECONCILE = `
+for i, key in ipairs(KEYS) do
+  local base = 4 * (i - 1)
+  local r = redis.call('HMGET', key, 'pending_sot', 'held')
+  local pending, held = tonumber(r[1]) or 0, tonumber(r[2]) or 0
+  local available = math.max(0, tonumber(ARGV[base + 4]) - pending - held)
+  redis.call('HSET', key, 'name', ARGV[base + 1], 'price_cents', ARGV[base + 2],
+    'currency', ARGV[base + 3], 'available', available, 'held', held, 'pending_sot', pending)
+end
+return #KEYS
+`;

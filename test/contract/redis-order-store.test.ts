@@ -1,0 +1,122 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
+import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
+import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
+import type { Order } from '../../src/domain/order.js';
+import type { NewEvent } from '../../src/ports/event-log.js';
+import { deleteNamespace, openRedis, REDIS_FIXTURES } from '../helpers/backends-redis.js';
+import { enginesUp, randomNamespace } from '../helpers/engines.js';
+import { ManualClock } from './fixture.js';
+import { describeOrderEventsContract } from './order-events.contract.js';
+import { describeOrderStoreContract } from './order-store.contract.js';
+import { eventually, makeOrder } from './support.js';
+
+const AT = '2030-01-01T12:00:05.000Z';
+
+/** A log that is down: every append fails. */
+class DownLog extends SqliteEventLog {
+  override append(): Promise<void> {
+    return Promise.reject(new Error('log down'));
+  }
+}
+
+const up = await enginesUp('redis');
+describe.skipIf(!up)('redis', () => {
+  describeOrderStoreContract('redis', REDIS_FIXTURES.orderStore);
+  describeOrderEventsContract('redis', REDIS_FIXTURES.orderStoreWithLog);
+
+  describe('RedisOrderStore in two processes', () => {
+    let dir: string;
+    let namespace: string;
+    let connections: RedisConnection[];
+    let logs: SqliteEventLog[];
+    let stores: RedisOrderStore[];
+
+    beforeEach(async () => {
+      dir = await fs.mkdtemp(path.join(os.tmpdir(), 'orderflow-redis-orders-'));
+      namespace = randomNamespace('orders');
+      connections = await Promise.all([openRedis(), openRedis()]);
+      const clock = new ManualClock();
+      logs = [
+        new SqliteEventLog(path.join(dir, 'log.db'), clock),
+        new DownLog(path.join(dir, 'log.db'), clock),
+      ];
+      stores = connections.map(
+        (connection) => new RedisOrderStore(connection, namespace, logs[0] as SqliteEventLog),
+      );
+    });
+
+    afterEach(async () => {
+      await Promise.all(stores.map((store) => store.close()));
+      const [first] = connections;
+      if (first) await deleteNamespace(first, namespace);
+      await Promise.all(connections.map((connection) => connection.close()));
+      await Promise.all(logs.map((log) => log.close()));
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+
+    it('tells a watcher on another store about every change', async () => {
+      const [writer, reader] = stores as [RedisOrderStore, RedisOrderStore];
+      const order = makeOrder();
+      const seen: Order[] = [];
+      const unsubscribe = reader.watch(order.orderId, (changed) => seen.push(changed));
+      await reader.watching();
+      await writer.create(order);
+      await eventually(() => expect(seen.at(-1)?.status).toBe('PENDING'));
+      await writer.transition(order.orderId, 'PENDING', 'RESERVED', AT);
+      await eventually(() => expect(seen.at(-1)?.status).toBe('RESERVED'));
+      await writer.requestCancel(order.orderId);
+      await eventually(() => expect(seen.at(-1)?.cancelRequested).toBe(true));
+      expect(seen.at(-1)?.history).toHaveLength(2);
+      const count = seen.length;
+      unsubscribe();
+      await writer.transition(order.orderId, 'RESERVED', 'CANCELLED', AT);
+      await reader.transition(order.orderId, 'CANCELLED', 'REFUNDED', AT);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(seen).toHaveLength(count);
+    });
+
+    it('does not keep an order whose events the log refused', async () => {
+      const store = new RedisOrderStore(
+        connections[0] as RedisConnection,
+        namespace,
+        logs[1] as SqliteEventLog,
+      );
+      stores.push(store);
+      const order = makeOrder();
+      const placed: NewEvent = {
+        id: `${order.orderId}.placed`,
+        type: 'T',
+        key: order.orderId,
+        data: {},
+      };
+      await expect(store.create(order, [placed])).rejects.toThrow('log down');
+      expect(await store.get(order.orderId)).toBeUndefined();
+      expect(await store.countByStatus()).toEqual({});
+      await (stores[0] as RedisOrderStore).create(order, [placed]);
+      expect(await store.get(order.orderId)).toEqual(order);
+    });
+
+    it('keeps a cancel request made between the read and the write of a transition', async () => {
+      const [one, two] = stores as [RedisOrderStore, RedisOrderStore];
+      const orders = Array.from({ length: 20 }, () => makeOrder());
+      await Promise.all(orders.map((order) => one.create(order)));
+      await Promise.all(
+        orders.flatMap((order) => [
+          one.transition(order.orderId, 'PENDING', 'RESERVED', AT),
+          two.requestCancel(order.orderId),
+        ]),
+      );
+      for (const order of orders) {
+        expect(await one.get(order.orderId)).toMatchObject({
+          status: 'RESERVED',
+          cancelRequested: true,
+        });
+      }
+      expect(await two.countByStatus()).toEqual({ RESERVED: 20 });
+    });
+  });
+});

@@ -1,0 +1,120 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
+import { RedisIdempotencyStore } from '../../src/adapters/redis/redis-idempotency-store.js';
+import { RedisLease } from '../../src/adapters/redis/redis-lease.js';
+import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
+import { RedisStockStore } from '../../src/adapters/redis/redis-stock-store.js';
+import { RedisSyncOutbox } from '../../src/adapters/redis/redis-sync-outbox.js';
+import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
+import type { Clock } from '../../src/ports/clock.js';
+import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
+import type { Lease } from '../../src/ports/lease.js';
+import type { OrderStore } from '../../src/ports/order-store.js';
+import type { StockStore } from '../../src/ports/stock-store.js';
+import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
+import type { FixtureFactory } from '../contract/fixture.js';
+import type { OrdersAndLog } from './backends.js';
+import { ENGINES, randomNamespace } from './engines.js';
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/** What a Redis fixture's `open` gets: one connection and namespace for the whole test. */
+export interface RedisFixtureContext {
+  readonly connection: RedisConnection;
+  readonly namespace: string;
+  readonly clock: Clock;
+  /** A SQLite event log on the fixture's temp file, for stores that emit events. */
+  readonly eventLog: () => SqliteEventLog;
+}
+
+export function openRedis(): Promise<RedisConnection> {
+  return RedisConnection.open(ENGINES.redis);
+}
+
+/** Deletes every key of the namespace (SCAN + UNLINK): many test runs share the Redis. */
+export async function deleteNamespace(
+  connection: RedisConnection,
+  namespace: string,
+): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await connection.client.scan(
+      cursor,
+      'MATCH',
+      `${namespace}:*`,
+      'COUNT',
+      1000,
+    );
+    cursor = next;
+    if (keys.length > 0) await connection.client.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * A fresh namespace per fixture on one connection; every `open` is a new adapter on it, so
+ * a reopen sees the same keys. `dispose` closes what was opened and deletes the keys.
+ */
+export function redisFixture<T>(create: (context: RedisFixtureContext) => T): FixtureFactory<T> {
+  return async () => {
+    const connection = await openRedis();
+    const namespace = randomNamespace('of');
+    const closables: Closable[] = [];
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'orderflow-redis-'));
+    const file = path.join(dir, 'log.db');
+    return {
+      open(clock) {
+        const instance = create({
+          connection,
+          namespace,
+          clock,
+          eventLog: () => {
+            const log = new SqliteEventLog(file, clock);
+            closables.push(log);
+            return log;
+          },
+        });
+        if (isClosable(instance)) closables.push(instance);
+        return instance;
+      },
+      async dispose() {
+        await Promise.all(closables.map((instance) => instance.close()));
+        await deleteNamespace(connection, namespace);
+        await connection.close();
+        await fs.rm(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+function isClosable(value: unknown): value is Closable {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Partial<Closable>).close === 'function'
+  );
+}
+
+export const REDIS_FIXTURES = {
+  orderStore: redisFixture<OrderStore>(
+    ({ connection, namespace, eventLog }) => new RedisOrderStore(connection, namespace, eventLog()),
+  ),
+  orderStoreWithLog: redisFixture<OrdersAndLog>(({ connection, namespace, eventLog }) => {
+    const log = eventLog();
+    const orders = new RedisOrderStore(connection, namespace, log);
+    return { orders, log, close: () => orders.close() };
+  }),
+  stockStore: redisFixture<StockStore>(
+    ({ connection, namespace }) => new RedisStockStore(connection, namespace),
+  ),
+  idempotencyStore: redisFixture<IdempotencyStore>(
+    ({ connection, namespace, clock }) => new RedisIdempotencyStore(connection, namespace, clock),
+  ),
+  syncOutbox: redisFixture<SyncOutbox>(
+    ({ connection, namespace, clock }) => new RedisSyncOutbox(connection, namespace, clock),
+  ),
+  lease: redisFixture<Lease>(({ connection, namespace }) => new RedisLease(connection, namespace)),
+} as const;
