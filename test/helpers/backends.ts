@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempotency-store.js';
+import { SqliteLease } from '../../src/adapters/sqlite/sqlite-lease.js';
 import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.js';
 import { SqliteSourceOfTruth } from '../../src/adapters/sqlite/sqlite-source-of-truth.js';
 import { SqliteStockStore } from '../../src/adapters/sqlite/sqlite-stock-store.js';
@@ -11,6 +12,7 @@ import { SqliteSyncOutbox } from '../../src/adapters/sqlite/sqlite-sync-outbox.j
 import type { Clock } from '../../src/ports/clock.js';
 import type { EventLog } from '../../src/ports/event-log.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
+import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
 import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
@@ -27,6 +29,7 @@ export interface Backend {
   readonly stockStore: FixtureFactory<StockStore>;
   readonly idempotencyStore: FixtureFactory<IdempotencyStore>;
   readonly syncOutbox: FixtureFactory<SyncOutbox>;
+  readonly lease: FixtureFactory<Lease>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
 }
 
@@ -93,6 +96,7 @@ export const SQLITE_BACKEND: Backend = {
     (file, clock) => new SqliteIdempotencyStore(file, clock),
   ),
   syncOutbox: sqliteFixture('orderflow.db', (file, clock) => new SqliteSyncOutbox(file, clock)),
+  lease: sqliteFixture('orderflow.db', (file, clock) => new SqliteLease(file, clock)),
   sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
 };
 

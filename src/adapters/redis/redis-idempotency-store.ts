@@ -7,8 +7,10 @@ import type {
 import type { RedisConnection, RedisScript } from './redis-connection.js';
 
 /**
- * KEYS: record. ARGV: fingerprint, now, ttlMs. A record past its `expires_at` counts as
- * absent: expiry is judged by the caller's clock, Redis's own TTL only collects garbage.
+ * KEYS: record. ARGV: fingerprint, now, ttlMs, claimMs. A record past its `expires_at` counts
+ * as absent: expiry is judged by the caller's clock, Redis's own TTL only collects garbage.
+ * A claim lasts `claimMs` only: a process that died between begin and complete must not
+ * leave the key `in_flight` for the whole TTL.
  */
 const BEGIN = `
 local r = redis.call('HMGET', KEYS[1], 'state', 'fingerprint', 'response', 'expires_at')
@@ -18,9 +20,10 @@ if r[1] and tonumber(r[4]) > tonumber(ARGV[2]) then
   return {'in_flight'}
 end
 redis.call('DEL', KEYS[1])
+local claim = math.min(tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fingerprint', ARGV[1],
-  'expires_at', tonumber(ARGV[2]) + tonumber(ARGV[3]), 'ttl', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  'expires_at', tonumber(ARGV[2]) + claim, 'ttl', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], claim)
 return {'started'}
 `;
 
@@ -39,6 +42,9 @@ const ABANDON = `
 if redis.call('HGET', KEYS[1], 'state') == 'in_flight' then redis.call('DEL', KEYS[1]) end
 return 1
 `;
+
+/** How long an unfinished claim blocks its key: far longer than any request takes. */
+const IN_FLIGHT_CLAIM_MS = 60_000;
 
 /** How long a done effect is remembered: far longer than any redelivery or replay window. */
 const EFFECT_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -71,7 +77,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   ): Promise<IdempotencyClaim> {
     const reply = await this.beginScript(
       [this.recordKey(scope, key)],
-      [fingerprint, this.clock.now(), Math.max(1, Math.ceil(ttlMs))],
+      [fingerprint, this.clock.now(), Math.max(1, Math.ceil(ttlMs)), IN_FLIGHT_CLAIM_MS],
     );
     const [state, response] = reply as [string, string?];
     switch (state) {
