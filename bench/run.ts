@@ -1,6 +1,7 @@
 import autocannon from 'autocannon';
 import http from 'node:http';
 import { KEYS, startBaseline, startOrderflow, type Child } from './child.js';
+import { startCluster } from './cluster.js';
 
 /**
  * `npm run bench`: orderflow on the embedded default against a bare node:http server
@@ -166,6 +167,24 @@ async function main(): Promise<void> {
   const start = median(starts);
   const baseStart = median(baseStarts);
 
+  const distributed = process.env['BENCH_DISTRIBUTED'] !== '0';
+  let cluster: { intake: Load; e2e1: number; e2e2: number } | undefined;
+  if (distributed) {
+    const intakeCluster = await startCluster(1);
+    await putStock(intakeCluster.api.url, 'BENCH', 1_000_000_000);
+    const distIntake = await load(intakeCluster.api.url, '/v1/orders', orderBody('BENCH'), {
+      authorization: `Bearer ${KEYS.client}`,
+    });
+    await intakeCluster.stop();
+    const one = await startCluster(1);
+    const e2eOne = await endToEnd(one.api, E2E_ORDERS);
+    await one.stop();
+    const two = await startCluster(2);
+    const e2eTwo = await endToEnd(two.api, E2E_ORDERS);
+    await two.stop();
+    cluster = { intake: distIntake, e2e1: e2eOne.ordersPerS, e2e2: e2eTwo.ordersPerS };
+  }
+
   const rows: [string, string, string, string][] = [
     ['measure', 'orderflow (embedded)', 'bare node:http 202', 'orderflow / baseline'],
     ['intake req/s', String(intake.rps), String(base.rps), ratio(intake.rps, base.rps)],
@@ -191,6 +210,40 @@ async function main(): Promise<void> {
     ],
     ['peak RSS MiB (intake / e2e)', `${intakeRss ?? '?'} / ${e2eRss ?? '?'}`, '', ''],
   ];
+  if (cluster) {
+    rows.push(
+      [
+        'distributed intake req/s (api process)',
+        String(cluster.intake.rps),
+        String(base.rps),
+        ratio(cluster.intake.rps, base.rps),
+      ],
+      [
+        'distributed intake p99 ms',
+        String(cluster.intake.p99),
+        String(base.p99),
+        ratio(cluster.intake.p99, base.p99),
+      ],
+      [
+        'distributed intake non-2xx / errors',
+        `${cluster.intake.non2xx} / ${cluster.intake.errors}`,
+        '',
+        '',
+      ],
+      [
+        `distributed end-to-end orders/s, 1 worker`,
+        String(cluster.e2e1),
+        '',
+        ratio(cluster.e2e1, e2e.ordersPerS) + ' × embedded',
+      ],
+      [
+        `distributed end-to-end orders/s, 2 workers`,
+        String(cluster.e2e2),
+        '',
+        ratio(cluster.e2e2, e2e.ordersPerS) + ' × embedded',
+      ],
+    );
+  }
   const widths = [0, 1, 2, 3].map((column) =>
     Math.max(...rows.map((row) => row[column]?.length ?? 0)),
   );

@@ -78,6 +78,8 @@ export class SqliteConsumerGroup {
     readonly name: string,
     private readonly database: SqliteDatabase,
     private readonly clock: Clock,
+    /** The highest seq known appended: no read of the log while `scanned` is there. */
+    private readonly latestSeq: () => number,
   ) {
     const row = database
       .statement<[string], { offset: number; types: string }>(SELECT_GROUP)
@@ -252,6 +254,7 @@ export class SqliteConsumerGroup {
   }
 
   private fill(): void {
+    if (this.scanned >= this.latestSeq()) return;
     const rows = this.database
       .statement<[{ after: number; types: string; limit: number }], EventRow>(FETCH)
       .all({ after: this.scanned, types: this.typesJson, limit: BATCH });

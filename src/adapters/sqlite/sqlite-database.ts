@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 
 /** The slice of a prepared statement the adapters use. */
 export interface SqliteStatement<P extends unknown[], R> {
-  run(...params: P): { readonly changes: number };
+  run(...params: P): { readonly changes: number; readonly lastInsertRowid: number | bigint };
   get(...params: P): R | undefined;
   all(...params: P): R[];
 }

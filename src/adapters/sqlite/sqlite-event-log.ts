@@ -88,6 +88,13 @@ export class SqliteEventLog implements EventLog {
   private readonly owned: boolean;
   private readonly groups = new Map<string, SqliteConsumerGroup>();
   private closed = false;
+  private wakeScheduled = false;
+  /**
+   * The highest seq appended as far as this process knows: a caught-up group skips its
+   * read while nothing was appended past what it scanned. Appends of other processes
+   * raise it through the `otherProcessesCheckMs` check.
+   */
+  private lastSeq: number;
   private readonly otherProcessesCheck: NodeJS.Timeout | undefined;
 
   constructor(
@@ -97,6 +104,7 @@ export class SqliteEventLog implements EventLog {
   ) {
     ({ database: this.database, owned: this.owned } = openOrShare(source));
     this.database.migrate(EVENT_LOG_MIGRATIONS);
+    this.lastSeq = this.maxSeq();
     if (options.otherProcessesCheckMs)
       this.otherProcessesCheck = this.checkOtherProcesses(options.otherProcessesCheckMs);
   }
@@ -122,13 +130,14 @@ export class SqliteEventLog implements EventLog {
     const at = this.clock.now();
     const insert = db.statement<[EventInsert], never>(INSERT_EVENT);
     for (const event of events) {
-      insert.run({
+      const result = insert.run({
         id: event.id,
         type: event.type,
         key: event.key,
         data: JSON.stringify(event.data ?? null),
         at,
       });
+      if (result.changes === 1) this.lastSeq = Math.max(this.lastSeq, Number(result.lastInsertRowid));
     }
   }
 
@@ -243,8 +252,17 @@ export class SqliteEventLog implements EventLog {
     return Promise.resolve();
   }
 
+  /**
+   * One wake per turn of the event loop, however many writes of the batch that just
+   * committed emitted events: each wake costs every group a read of the log.
+   */
   private wakeAll(): void {
-    for (const group of this.groups.values()) group.pump();
+    if (this.wakeScheduled) return;
+    this.wakeScheduled = true;
+    setImmediate(() => {
+      this.wakeScheduled = false;
+      for (const group of this.groups.values()) group.pump();
+    });
   }
 
   private checkOtherProcesses(everyMs: number): NodeJS.Timeout {
@@ -256,16 +274,21 @@ export class SqliteEventLog implements EventLog {
       const current = version();
       if (current === seen) return;
       seen = current;
+      this.lastSeq = Math.max(this.lastSeq, this.maxSeq());
       this.wakeAll();
     }, everyMs);
     timer.unref();
     return timer;
   }
 
+  private maxSeq(): number {
+    return this.database.statement<[], { seq: number }>(MAX_SEQ).get()?.seq ?? 0;
+  }
+
   private group(name: string): SqliteConsumerGroup {
     let group = this.groups.get(name);
     if (!group) {
-      group = new SqliteConsumerGroup(name, this.database, this.clock);
+      group = new SqliteConsumerGroup(name, this.database, this.clock, () => this.lastSeq);
       this.groups.set(name, group);
     }
     return group;
