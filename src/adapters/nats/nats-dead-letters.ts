@@ -1,0 +1,96 @@
+import { JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
+import type { DeadLetter } from '../../ports/event-log.js';
+import {
+  deadLetterHeaders,
+  decodeDeadLetter,
+  redriveHeaders,
+  type DeadLetterFields,
+} from './nats-codec.js';
+import { PUBLISH_TIMEOUT_MS, type NatsContext } from './nats-connection.js';
+import { recordOutcome } from './nats-outcomes.js';
+
+/** Direct gets in flight at once while listing (2.9 has no batch get). */
+const LIST_WINDOW = 128;
+
+/**
+ * Stores a copy of a delivered event in the DLQ stream on `<ns>.dlq.<group>`: the original
+ * data and headers plus group, sequence, attempts, reason and time. `msgID` makes a retry
+ * of the same dead-lettering (a crash before the original was termed) store it once.
+ */
+export async function publishDeadLetter(
+  context: NatsContext,
+  msg: JsMsg,
+  fields: DeadLetterFields,
+  msgID: string,
+): Promise<void> {
+  await context.js.publish(context.names.deadLetterSubject(fields.group), msg.data, {
+    msgID,
+    headers: deadLetterHeaders(msg.headers, fields),
+    timeout: PUBLISH_TIMEOUT_MS,
+  });
+}
+
+/** Oldest first; the id of a dead letter is its DLQ stream sequence. */
+export async function listDeadLetters(context: NatsContext, limit: number): Promise<DeadLetter[]> {
+  const { jsm, names } = context;
+  const { state } = await jsm.streams.info(names.deadLetterStream);
+  const letters: DeadLetter[] = [];
+  let seq = state.first_seq;
+  while (state.messages > 0 && letters.length < limit && seq <= state.last_seq) {
+    const window = Math.min(LIST_WINDOW, limit - letters.length, state.last_seq - seq + 1);
+    const batch = await Promise.all(
+      Array.from({ length: window }, (_, offset) =>
+        jsm.direct.getMessage(names.deadLetterStream, { seq: seq + offset }),
+      ),
+    );
+    for (const stored of batch) {
+      const letter = stored && decodeDeadLetter(stored.seq, stored.header, stored.data);
+      if (letter && letters.length < limit) letters.push(letter);
+    }
+    seq += window;
+  }
+  return letters;
+}
+
+/**
+ * Puts a dead letter back for its group only. There is no per-group inbox to put it in
+ * (a 2.9 consumer has one filter, already spent on its types), so the copy goes back on
+ * the event's own subject marked `Orderflow-Redrive-Group`: that group's consumer takes it
+ * as the original sequence with the attempts so far, every other group acks it unseen.
+ */
+export async function redriveDeadLetter(context: NatsContext, id: string): Promise<boolean> {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return false;
+  const { js, jsm, names } = context;
+  const seq = Number(id);
+  const stored = await jsm.direct.getMessage(names.deadLetterStream, { seq });
+  const letter = stored && decodeDeadLetter(seq, stored.header, stored.data);
+  if (!stored || !letter) return false;
+  const { event } = letter;
+  // Recorded before the copy exists, so that the copy's own outcome always comes after.
+  await recordOutcome(context, letter.group, event.seq, {
+    state: 'retrying',
+    attempts: letter.attempts,
+    lastError: letter.lastError,
+  });
+  await js.publish(names.eventSubject(event.key, event.type), stored.data, {
+    msgID: `redrive:${seq}`,
+    headers: redriveHeaders(letter, stored.header),
+    timeout: PUBLISH_TIMEOUT_MS,
+  });
+  try {
+    return await jsm.streams.deleteMessage(names.deadLetterStream, seq, false);
+  } catch (error) {
+    // Redriven by someone else meanwhile: the copy's message id made theirs and ours one.
+    if (error instanceof JetStreamApiError) return false;
+    throw error;
+  }
+}
+
+/** Dead letters per DLQ subject (`<ns>.dlq.<group>`). */
+export async function deadLetterCounts(context: NatsContext): Promise<Record<string, number>> {
+  const { jsm, names } = context;
+  const info = await jsm.streams.info(names.deadLetterStream, {
+    subjects_filter: names.deadLetters,
+  });
+  return info.state.subjects ?? {};
+}
