@@ -24,10 +24,10 @@ export function startLoad(services: readonly Service[], sku: string, loops = 3):
     while (running) {
       try {
         const res = await service.placeOrder(orderBody({ sku, qty: 1 }), { timeoutMs: 10_000 });
-        const retryAfter = res.headers['retry-after'];
+        const retryAfter: string | string[] | undefined = res.headers['retry-after'];
         answers.push({
           status: res.status,
-          retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter,
+          retryAfter: typeof retryAfter === 'string' ? retryAfter : retryAfter?.[0],
           orderId: res.status === 202 ? res.json.orderId : undefined,
           error: undefined,
         });
