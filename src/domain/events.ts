@@ -14,7 +14,16 @@ export type OrderEvent =
       readonly at: string;
     }
   | { readonly type: 'CancelRequested'; readonly orderId: string; readonly at: string }
-  | { readonly type: 'ReservationExpired'; readonly orderId: string; readonly at: string };
+  | { readonly type: 'ReservationExpired'; readonly orderId: string; readonly at: string }
+  | {
+      /** The provider's word on a payment that completed asynchronously (a webhook). */
+      readonly type: 'PaymentConfirmed';
+      readonly orderId: string;
+      readonly paymentRef: string;
+      readonly succeeded: boolean;
+      readonly reason?: string;
+      readonly at: string;
+    };
 
 export type OrderEventType = OrderEvent['type'];
 
@@ -23,6 +32,7 @@ export const ORDER_EVENT_TYPES: readonly OrderEventType[] = [
   'OrderStatusChanged',
   'CancelRequested',
   'ReservationExpired',
+  'PaymentConfirmed',
 ];
 
 export function orderIdOf(event: OrderEvent): string {
@@ -41,6 +51,8 @@ export function eventIdOf(event: OrderEvent): string {
       return `${orderId}.cancel`;
     case 'ReservationExpired':
       return `${orderId}.expired`;
+    case 'PaymentConfirmed':
+      return `${orderId}.payment.${event.succeeded ? 'succeeded' : 'failed'}.${event.paymentRef}`;
   }
 }
 

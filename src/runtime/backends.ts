@@ -1,6 +1,6 @@
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
-import type { PaymentGateway } from '../ports/payment-gateway.js';
+import type { PaymentGateway, PaymentWebhooks } from '../ports/payment-gateway.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import { ConfigError, type Config } from './config.js';
 import type { Backends } from './context.js';
@@ -104,14 +104,40 @@ async function openDistributed(
   };
 }
 
-export async function openPayments(config: Config): Promise<PaymentGateway> {
-  if (config.paymentsUrl !== undefined || config.paymentsKey !== undefined) {
+export interface Payments {
+  readonly gateway: PaymentGateway;
+  /** Present for providers that notify by webhook. */
+  readonly webhooks: PaymentWebhooks | undefined;
+}
+
+/**
+ * The Stripe-compatible provider when its URL and key are set, behind a circuit breaker;
+ * else the simulated one.
+ */
+export async function openPayments(config: Config, clock: Clock): Promise<Payments> {
+  const { paymentsUrl, paymentsKey, paymentsWebhookSecret } = config;
+  if ((paymentsUrl === undefined) !== (paymentsKey === undefined)) {
     throw new ConfigError(
-      'ORDERFLOW_PAYMENTS_URL / ORDERFLOW_PAYMENTS_KEY: this version has the simulated provider only; unset them',
+      'ORDERFLOW_PAYMENTS_URL and ORDERFLOW_PAYMENTS_KEY are set together or not at all',
     );
   }
+  if (paymentsUrl !== undefined && paymentsKey !== undefined) {
+    const [{ StripePayments }, { PaymentCircuitBreaker }] = await Promise.all([
+      import('../adapters/payments/stripe-payments.js'),
+      import('./circuit-breaker.js'),
+    ]);
+    const stripe = new StripePayments({
+      url: paymentsUrl,
+      apiKey: paymentsKey,
+      webhookSecret: paymentsWebhookSecret,
+    });
+    return {
+      gateway: new PaymentCircuitBreaker(stripe, { clock }),
+      webhooks: paymentsWebhookSecret === undefined ? undefined : stripe,
+    };
+  }
   const { SimulatedPayments } = await import('../adapters/payments/simulated-payments.js');
-  return new SimulatedPayments(config.simPaymentFailureRate);
+  return { gateway: new SimulatedPayments(config.simPaymentFailureRate), webhooks: undefined };
 }
 
 export async function openMailer(config: Config, outboxDir: string): Promise<Mailer> {

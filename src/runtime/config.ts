@@ -23,6 +23,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   readonly paymentsUrl: string | undefined;
   readonly paymentsKey: string | undefined;
+  /** The secret that signs the provider's webhooks (`whsec_…`). */
+  readonly paymentsWebhookSecret: string | undefined;
+  /** How long the provider may keep failing before an order gives up. */
+  readonly paymentGiveUpMs: number;
   readonly simPaymentFailureRate: number;
   readonly smtpUrl: string | undefined;
   readonly mailFrom: string;
@@ -63,6 +67,11 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: get('ORDERFLOW_DATABASE_URL'),
     paymentsUrl: get('ORDERFLOW_PAYMENTS_URL'),
     paymentsKey: get('ORDERFLOW_PAYMENTS_KEY'),
+    paymentsWebhookSecret: get('ORDERFLOW_PAYMENTS_WEBHOOK_SECRET'),
+    paymentGiveUpMs: parseDuration(
+      'ORDERFLOW_PAYMENTS_GIVE_UP_AFTER',
+      get('ORDERFLOW_PAYMENTS_GIVE_UP_AFTER') ?? '1h',
+    ),
     simPaymentFailureRate: parseRate(get('ORDERFLOW_SIM_PAYMENT_FAILURE_RATE') ?? '0'),
     smtpUrl: get('ORDERFLOW_SMTP_URL'),
     mailFrom: get('ORDERFLOW_MAIL_FROM') ?? 'orderflow <orders@localhost>',

@@ -5,6 +5,7 @@ import type { EventLog } from '../ports/event-log.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
+import type { PaymentWebhooks } from '../ports/payment-gateway.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
@@ -59,6 +60,8 @@ export interface ServiceContext {
   readonly sync: SyncCommands;
   readonly logger: Logger;
   readonly metrics: Registry;
+  /** The payment provider's webhooks, when it has them (`POST /v1/webhooks/stripe`). */
+  readonly webhooks: PaymentWebhooks | undefined;
   /** Backends reachable and the process accepting work. */
   ready(): Promise<ReadyReport>;
 }

@@ -5,14 +5,13 @@ import { statusChangeType, type OrderEvent } from '../domain/events.js';
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
-import type { PaymentGateway } from '../ports/payment-gateway.js';
 import { DeclineGuard } from '../workflow/decline-guard.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 import { builtInConsumers } from '../workflow/fan-out.js';
 import { Intake, toLogEvent } from '../workflow/intake.js';
 import { OrderSaga } from '../workflow/saga.js';
 import { SourceOfTruthSync } from '../workflow/sync.js';
-import { openBackends, openMailer, openPayments } from './backends.js';
+import { openBackends, openMailer, openPayments, type Payments } from './backends.js';
 import type { Config } from './config.js';
 import { ConsumerRunner } from './consumer-runner.js';
 import type { Backends, ServiceContext } from './context.js';
@@ -51,7 +50,7 @@ export class Service {
   private constructor(
     private readonly options: ServiceOptions,
     private readonly backends: Backends,
-    private readonly payments: PaymentGateway,
+    private readonly payments: Payments,
     private readonly mailer: Mailer,
     private readonly metrics: Metrics,
     private readonly clock: Clock,
@@ -69,9 +68,10 @@ export class Service {
     this.sync = new SourceOfTruthSync({ ...backends, clock });
     this.saga = new OrderSaga({
       ...backends,
-      payments,
+      payments: payments.gateway,
       clock,
       reservationTtlMs: config.reservationTtlMs,
+      paymentGiveUpMs: config.paymentGiveUpMs,
       onStatus: (order) => {
         metrics.transitions.inc({ status: order.status });
         declines.record(order);
@@ -86,6 +86,7 @@ export class Service {
       intake,
       logger,
       metrics: metrics.registry,
+      webhooks: payments.webhooks,
       sync: {
         stock: async () => ({
           count: await sync.syncIn(),
@@ -113,7 +114,7 @@ export class Service {
     const clock = options.clock ?? { now: () => Date.now() };
     const { config } = options;
     const backends = await openBackends(config, clock);
-    const payments = await openPayments(config);
+    const payments = await openPayments(config, clock);
     const mailer = await openMailer(config, join(config.dataDir, 'outbox'));
     return new Service(options, backends, payments, mailer, createMetrics(), clock);
   }
@@ -156,10 +157,21 @@ export class Service {
         log,
         {
           group: 'workflow',
-          types: ['OrderPlaced', 'CancelRequested', 'ReservationExpired'],
+          types: ['OrderPlaced', 'CancelRequested', 'ReservationExpired', 'PaymentConfirmed'],
           concurrency: 256,
+          // A provider outage is waited out by the saga itself (its give-up horizon), not
+          // by counting attempts: payment work must not be dead-lettered while it lasts.
+          policy: { maxRetryableAttempts: Number.MAX_SAFE_INTEGER },
           handle: (event) => {
             const data = event.data as OrderEvent;
+            if (data.type === 'PaymentConfirmed') {
+              return this.saga.confirmPayment(
+                data.orderId,
+                data.paymentRef,
+                data.succeeded,
+                data.reason,
+              );
+            }
             return this.saga.advance(
               event.key,
               data.type === 'OrderPlaced' ? data.order : undefined,

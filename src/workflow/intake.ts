@@ -6,6 +6,7 @@ import { newOrder, quantitiesBySku, type Order, type OrderLine } from '../domain
 import type { Clock } from '../ports/clock.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
+import type { PaymentOutcome } from '../ports/payment-gateway.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { DeclineGuard } from './decline-guard.js';
 
@@ -96,6 +97,25 @@ export class Intake {
       alsoWrite?.(order),
     ]);
     return order;
+  }
+
+  /**
+   * Records the provider's word on a payment (a verified webhook); the saga applies it.
+   * The same provider event recorded twice is stored once.
+   */
+  async confirmPayment(outcome: PaymentOutcome): Promise<void> {
+    const { log, clock } = this.deps;
+    const at = new Date(clock.now()).toISOString();
+    await log.append([
+      toLogEvent({
+        type: 'PaymentConfirmed',
+        orderId: outcome.orderId,
+        paymentRef: outcome.paymentRef,
+        succeeded: outcome.succeeded,
+        ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
+        at,
+      }),
+    ]);
   }
 
   /** Asks for a cancel; the saga carries it out (release, or refund and release). */

@@ -16,6 +16,8 @@ export interface SagaDeps {
   readonly log: EventLog;
   readonly clock: Clock;
   readonly reservationTtlMs: number;
+  /** How long a provider may keep failing before an order gives up (PAYMENT_FAILED). */
+  readonly paymentGiveUpMs: number;
   /** Told of every status an order reaches (metrics, decline counting). */
   readonly onStatus?: (order: Order) => void;
 }
@@ -115,10 +117,7 @@ export class OrderSaga {
   }
 
   private async fromPending(order: Order): Promise<Order | undefined> {
-    if (order.cancelRequested) {
-      await this.reserveStock.compensate(order);
-      return this.move(order, 'CANCELLED', { reason: 'cancelled by the customer' });
-    }
+    if (order.cancelRequested) return this.release(order, 'CANCELLED', 'cancelled by the customer');
     // The hold and the RESERVED status share one timestamp, so the saga's idea of when
     // the reservation expires is the stock store's.
     const reservedAt = this.now();
@@ -131,29 +130,81 @@ export class OrderSaga {
     return this.move(order, 'RESERVED', {}, reservedAt);
   }
 
+  /**
+   * Charges first: a charge that succeeds takes the order on even past its reservation's
+   * TTL (the hold is only ever released by the saga). A charge waiting for the customer
+   * (3-D Secure) leaves the order RESERVED until the webhook or the reservation's expiry;
+   * a provider that keeps failing leaves it RESERVED, retried, until the give-up horizon.
+   */
   private async fromReserved(order: Order): Promise<Order | undefined> {
-    const expired = this.reservationExpired(order);
-    if (order.cancelRequested || expired) {
-      await this.reserveStock.compensate(order);
-      const reason = order.cancelRequested ? 'cancelled by the customer' : 'reservation expired';
-      return this.move(order, 'CANCELLED', { reason });
+    if (order.cancelRequested) return this.release(order, 'CANCELLED', 'cancelled by the customer');
+    let charged: ChargeResult;
+    try {
+      charged = await this.chargePayment.invoke(order);
+    } catch (error) {
+      if (!(error instanceof RetryableError) || !this.pastHorizon(order)) throw error;
+      return this.release(
+        order,
+        'PAYMENT_FAILED',
+        `payment provider unavailable for ${Math.round(this.deps.paymentGiveUpMs / 60_000)} min: ${error.message}`,
+      );
     }
-    const charged = await this.chargePayment.invoke(order);
-    if (!charged.ok) {
-      await this.reserveStock.compensate(order);
-      return this.move(order, 'PAYMENT_FAILED', { reason: charged.reason });
+    switch (charged.status) {
+      case 'declined':
+        return this.release(order, 'PAYMENT_FAILED', charged.reason);
+      case 'pending':
+        return this.reservationExpired(order)
+          ? this.release(order, 'CANCELLED', 'reservation expired before the payment completed')
+          : undefined;
+      case 'succeeded':
+        return this.paid(order, charged.paymentRef);
     }
-    const paid = await this.move(order, 'PAID', { paymentRef: charged.paymentRef });
+  }
+
+  /**
+   * The provider's word on a payment that completed later (a webhook). A success for an
+   * order that has given up meanwhile is refunded.
+   */
+  async confirmPayment(
+    orderId: string,
+    paymentRef: string,
+    succeeded: boolean,
+    reason?: string,
+  ): Promise<void> {
+    const order = await this.deps.orders.get(orderId);
+    if (!order) return;
+    if (order.status === 'RESERVED') {
+      const next = succeeded
+        ? await this.paid(order, paymentRef)
+        : await this.release(order, 'PAYMENT_FAILED', reason ?? 'the payment failed');
+      if (next) await this.advance(orderId);
+      return;
+    }
+    const gaveUp =
+      order.status === 'CANCELLED' ||
+      order.status === 'PAYMENT_FAILED' ||
+      order.status === 'FAILED_NO_STOCK';
+    if (succeeded && gaveUp) await this.chargePayment.compensate({ ...order, paymentRef });
+  }
+
+  private async paid(order: Order, paymentRef: string): Promise<Order | undefined> {
+    const paid = await this.move(order, 'PAID', { paymentRef });
     if (!paid) {
       // Another process moved the order meanwhile. If it ended it without the money
       // (a cancel, an expiry), the charge must go back; if it took the payment too, the
       // provider answered both with the same charge and nothing is owed.
       const current = await this.deps.orders.get(order.orderId);
       if (current?.status === 'CANCELLED' || current?.status === 'PAYMENT_FAILED') {
-        await this.chargePayment.compensate({ ...order, paymentRef: charged.paymentRef });
+        await this.chargePayment.compensate({ ...order, paymentRef });
       }
     }
     return paid;
+  }
+
+  /** Gives the held stock back and ends the order. */
+  private async release(order: Order, to: OrderStatus, reason: string): Promise<Order | undefined> {
+    await this.reserveStock.compensate(order);
+    return this.move(order, to, { reason });
   }
 
   private async complete(order: Order): Promise<Order | undefined> {
@@ -202,6 +253,13 @@ export class OrderSaga {
     await this.deps.log.append([
       statusChanged(order.orderId, order.status, change?.at ?? order.updatedAt),
     ]);
+  }
+
+  private pastHorizon(order: Order): boolean {
+    const reservedAt = order.history.findLast((entry) => entry.status === 'RESERVED')?.at;
+    return (
+      reservedAt !== undefined && Date.parse(reservedAt) + this.deps.paymentGiveUpMs <= this.now()
+    );
   }
 
   private reservationExpired(order: Order): boolean {

@@ -76,6 +76,7 @@ export async function startTestService(options: TestContextOptions = {}): Promis
   await sync.putProduct(WIDGET);
   await sync.putProduct(GADGET);
   const ctx: ServiceContext = {
+    webhooks: undefined,
     config,
     clock,
     backends,

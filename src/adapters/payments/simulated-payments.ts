@@ -6,6 +6,12 @@ import type {
   RefundRequest,
 } from '../../ports/payment-gateway.js';
 
+/**
+ * Stripe's card that needs 3-D Secure: the simulated customer never completes it, so the
+ * order waits until its reservation expires.
+ */
+const AUTHENTICATION_REQUIRED = 'pm_card_authenticationRequired';
+
 /** Stripe's test payment methods that succeed; `pm_card_chargeDeclined` and the rest decline. */
 const SUCCEEDING = new Set([
   'pm_card_visa',
@@ -13,6 +19,7 @@ const SUCCEEDING = new Set([
   'pm_card_mastercard',
   'pm_card_amex',
   'pm_card_discover',
+  AUTHENTICATION_REQUIRED,
 ]);
 
 const DECLINES: Record<string, string> = {
@@ -28,7 +35,8 @@ function unitHash(text: string): number {
 }
 
 /**
- * The built-in provider: follows Stripe's test payment methods, adds random declines at
+ * The built-in provider: follows Stripe's test payment methods (`pm_card_visa` succeeds,
+ * `pm_card_chargeDeclined` is declined, `pm_card_authenticationRequired` stays pending), adds random declines at
  * `failureRate`, and keeps a ledger so that a key charged twice is charged once.
  */
 export class SimulatedPayments implements PaymentGateway {
@@ -52,14 +60,16 @@ export class SimulatedPayments implements PaymentGateway {
 
   private decide({ paymentMethod, idempotencyKey }: ChargeRequest): ChargeResult {
     const decline = DECLINES[paymentMethod];
-    if (decline !== undefined) return { ok: false, reason: decline };
+    if (decline !== undefined) return { status: 'declined', reason: decline };
     if (!SUCCEEDING.has(paymentMethod)) {
-      return { ok: false, reason: `Unknown payment method ${paymentMethod}.` };
+      return { status: 'declined', reason: `Unknown payment method ${paymentMethod}.` };
     }
     if (this.failureRate > 0 && unitHash(idempotencyKey) < this.failureRate) {
-      return { ok: false, reason: 'Your card was declined.' };
+      return { status: 'declined', reason: 'Your card was declined.' };
     }
     const ref = createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 24);
-    return { ok: true, paymentRef: `pi_sim_${ref}` };
+    if (paymentMethod === AUTHENTICATION_REQUIRED)
+      return { status: 'pending', paymentRef: `pi_sim_${ref}` };
+    return { status: 'succeeded', paymentRef: `pi_sim_${ref}` };
   }
 }

@@ -137,7 +137,8 @@ export class SqliteEventLog implements EventLog {
         data: JSON.stringify(event.data ?? null),
         at,
       });
-      if (result.changes === 1) this.lastSeq = Math.max(this.lastSeq, Number(result.lastInsertRowid));
+      if (result.changes === 1)
+        this.lastSeq = Math.max(this.lastSeq, Number(result.lastInsertRowid));
     }
   }
 

@@ -33,7 +33,9 @@ export class SqliteLease implements Lease {
     return this.database.write(
       (db) =>
         db
-          .statement<[{ name: string; holder: string; expiresAt: number; now: number }], never>(ACQUIRE)
+          .statement<[{ name: string; holder: string; expiresAt: number; now: number }], never>(
+            ACQUIRE,
+          )
           .run({ name, holder, expiresAt: now + ttlMs, now }).changes === 1,
     );
   }
