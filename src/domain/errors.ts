@@ -29,6 +29,8 @@ export class RetryableError extends Error {
 /** The catalog of errors a client can see: stable string code → HTTP status. */
 export const ERROR_CATALOG = {
   validation_error: 400,
+  /** A webhook whose signature does not verify with the provider's webhook secret. */
+  invalid_signature: 400,
   unauthorized: 401,
   forbidden: 403,
   not_found: 404,

@@ -24,6 +24,7 @@ import type { HttpDeps } from './routes/deps.js';
 import { healthRoutes } from './routes/health.js';
 import { orderRoutes } from './routes/orders.js';
 import { productRoutes } from './routes/products.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { SECURITY_SCHEMES } from './schemas.js';
 import { orderEventsRoute } from './sse.js';
 import { validatorCompiler } from './validation.js';
@@ -156,6 +157,9 @@ export async function buildApp(
   const deps: HttpDeps = { ctx, metrics };
   await app.register(healthRoutes, deps);
   if (options.routes === 'ops') return app;
+
+  // Outside /v1's key check: the provider authenticates by signature (IP limit still applies).
+  await app.register(webhookRoutes, deps);
 
   const authenticate = createAuthenticator(ctx.config.apiKeys);
   app.decorateRequest('principal', null);

@@ -11,8 +11,22 @@ const HEADLINES: Partial<Record<OrderStatus, string>> = {
   REFUNDED: 'Your order was cancelled and your payment refunded.',
 };
 
+/** Digits after the point of a currency's minor unit: 2 for USD, 0 for JPY, 3 for KWD. */
+function minorDigits(currency: string): number {
+  try {
+    return (
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+        .maximumFractionDigits ?? 2
+    );
+  } catch {
+    return 2;
+  }
+}
+
+/** Integer minor units as the customer reads them: `1999 USD` → `19.99 USD`, `500 JPY` → `500 JPY`. */
 export function formatMoney({ amount, currency }: Money): string {
-  return `${(amount / 100).toFixed(2)} ${currency}`;
+  const digits = minorDigits(currency);
+  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
 }
 
 function escapeHtml(text: string): string {
@@ -22,6 +36,7 @@ function escapeHtml(text: string): string {
 /** The email for an order that reached a terminal status; its id makes it unique. */
 export function statusEmail(order: Order, status: OrderStatus): Mail {
   const headline = HEADLINES[status] ?? `Your order is now ${status}.`;
+  const reason = order.reason !== undefined && status !== 'COMPLETED' ? order.reason : undefined;
   const lines = order.items.map(
     (item) => `${item.qty} × ${item.sku} at ${formatMoney(item.unitPrice)}`,
   );
@@ -30,7 +45,7 @@ export function statusEmail(order: Order, status: OrderStatus): Mail {
     '',
     `Order: ${order.orderId}`,
     `Status: ${status}`,
-    ...(order.reason && status !== 'COMPLETED' ? [`Reason: ${order.reason}`] : []),
+    ...(reason ? [`Reason: ${reason}`] : []),
     '',
     ...lines,
     `Total: ${formatMoney(order.total)}`,
@@ -44,7 +59,7 @@ export function statusEmail(order: Order, status: OrderStatus): Mail {
   const html = `<!doctype html><html><body>
 <p>${escapeHtml(headline)}</p>
 <p>Order <strong>${escapeHtml(order.orderId)}</strong> — status <strong>${status}</strong></p>
-<table><thead><tr><th>SKU</th><th>Qty</th><th>Unit price</th></tr></thead><tbody>${rows}</tbody></table>
+${reason ? `<p>Reason: ${escapeHtml(reason)}</p>\n` : ''}<table><thead><tr><th>SKU</th><th>Qty</th><th>Unit price</th></tr></thead><tbody>${rows}</tbody></table>
 <p>Total: <strong>${formatMoney(order.total)}</strong></p>
 </body></html>`;
   return {

@@ -19,11 +19,16 @@ const charge = (paymentMethod: string, key: string) => ({
 describe('simulated payments', () => {
   it('follows Stripe test payment methods', async () => {
     const payments = new SimulatedPayments(0);
-    expect(await payments.charge(charge('pm_card_visa', 'a'))).toMatchObject({ ok: true });
-    expect(await payments.charge(charge('pm_card_chargeDeclined', 'b'))).toMatchObject({
-      ok: false,
+    expect(await payments.charge(charge('pm_card_visa', 'a'))).toMatchObject({
+      status: 'succeeded',
     });
-    expect(await payments.charge(charge('pm_bogus', 'c'))).toMatchObject({ ok: false });
+    expect(await payments.charge(charge('pm_card_chargeDeclined', 'b'))).toMatchObject({
+      status: 'declined',
+    });
+    expect(await payments.charge(charge('pm_bogus', 'c'))).toMatchObject({ status: 'declined' });
+    expect(await payments.charge(charge('pm_card_authenticationRequired', 'd'))).toMatchObject({
+      status: 'pending',
+    });
   });
   it('answers a retried key the same, also in a new process', async () => {
     const first = await new SimulatedPayments(0.5).charge(charge('pm_card_visa', 'k1'));
