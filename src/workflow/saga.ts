@@ -146,7 +146,7 @@ export class OrderSaga {
       return this.release(
         order,
         'PAYMENT_FAILED',
-        `payment provider unavailable for ${Math.round(this.deps.paymentGiveUpMs / 60_000)} min: ${error.message}`,
+        `payment provider unavailable for ${Math.round(this.deps.paymentGiveUpMs / 1000)} s: ${error.message}`,
       );
     }
     switch (charged.status) {
