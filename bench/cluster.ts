@@ -1,17 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import pg from 'pg';
+import { dropNamespace } from '../test/helpers/cluster.js';
+import { ENGINES } from '../test/helpers/engines.js';
 import { startOrderflow, type Child } from './child.js';
-
-/** The engines the distributed benchmark uses (the standard local ports unless set). */
-export const ENGINES = {
-  redis: process.env['ORDERFLOW_BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379',
-  nats: process.env['ORDERFLOW_BENCH_NATS_URL'] ?? 'nats://127.0.0.1:4222',
-  postgres:
-    process.env['ORDERFLOW_BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test',
-};
 
 async function admin(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: ENGINES.postgres });
@@ -54,29 +45,4 @@ export async function startCluster(workers: number): Promise<BenchCluster> {
       await dropNamespace(namespace);
     },
   };
-}
-
-async function dropNamespace(namespace: string): Promise<void> {
-  const nc = await connect({ servers: ENGINES.nats });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for await (const stream of jsm.streams.list()) {
-      if (stream.config.name.toLowerCase().startsWith(namespace.toLowerCase())) {
-        await jsm.streams.delete(stream.config.name);
-      }
-    }
-  } finally {
-    await nc.close();
-  }
-  const redis = new Redis(ENGINES.redis);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -5,6 +5,7 @@ import { applyTransition, type Order, type TransitionPatch } from '../../domain/
 import { isCancellable, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
 import type { OrderStore } from '../../ports/order-store.js';
+import { OrderWatchers } from '../shared/order-watchers.js';
 import { closeClient, type RedisConnection, type RedisScript } from './redis-connection.js';
 
 /** KEYS: order, counts. ARGV: json, status, channel, message. */
@@ -57,7 +58,7 @@ export class RedisOrderStore implements OrderStore {
   private readonly countsKey: string;
   private readonly channel: string;
   private readonly instance = randomBytes(8).toString('hex');
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly watchers = new OrderWatchers();
   private subscriber: Redis | undefined;
   private subscription: Promise<void> | undefined;
 
@@ -92,7 +93,7 @@ export class RedisOrderStore implements OrderStore {
         throw error;
       }
     }
-    this.notify(order);
+    this.watchers.notify(order);
   }
 
   async get(orderId: string): Promise<Order | undefined> {
@@ -116,7 +117,7 @@ export class RedisOrderStore implements OrderStore {
       const emitted = events?.(result.order) ?? [];
       if (emitted.length > 0) await this.log.append(emitted);
     } finally {
-      this.notify(result.order);
+      this.watchers.notify(result.order);
     }
     return result.order;
   }
@@ -127,23 +128,13 @@ export class RedisOrderStore implements OrderStore {
         ? undefined
         : { ...order, cancelRequested: true },
     );
-    if (result?.changed) this.notify(result.order);
+    if (result?.changed) this.watchers.notify(result.order);
     return result?.order;
   }
 
   watch(orderId: string, listener: Listener): () => void {
     void this.watching().catch(() => undefined);
-    let listeners = this.listeners.get(orderId);
-    if (!listeners) {
-      listeners = new Set();
-      this.listeners.set(orderId, listeners);
-    }
-    listeners.add(listener);
-    return () => {
-      const current = this.listeners.get(orderId);
-      current?.delete(listener);
-      if (current?.size === 0) this.listeners.delete(orderId);
-    };
+    return this.watchers.add(orderId, listener);
   }
 
   /**
@@ -171,7 +162,7 @@ export class RedisOrderStore implements OrderStore {
   }
 
   async close(): Promise<void> {
-    this.listeners.clear();
+    this.watchers.clear();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
     this.subscription = undefined;
@@ -217,27 +208,14 @@ export class RedisOrderStore implements OrderStore {
     const separator = message.indexOf('|');
     if (message.slice(0, separator) === this.instance) return;
     const orderId = message.slice(separator + 1);
-    if (!this.listeners.has(orderId)) return;
+    if (!this.watchers.watched(orderId)) return;
     this.get(orderId).then(
-      (order) => order && this.notify(order),
+      (order) => order && this.watchers.notify(order),
       () => undefined,
     );
   }
 
   /** Runs after the write; a failing listener must not fail the write that happened. */
-  private notify(order: Order): void {
-    for (const listener of [...(this.listeners.get(order.orderId) ?? [])]) {
-      try {
-        listener(order);
-      } catch (error) {
-        process.emitWarning(
-          error instanceof Error ? error : new Error(String(error)),
-          'OrderflowWatchWarning',
-        );
-      }
-    }
-  }
-
   private message(orderId: string): string {
     return `${this.instance}|${orderId}`;
   }

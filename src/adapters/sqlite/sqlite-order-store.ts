@@ -2,6 +2,7 @@ import { applyTransition, type Order, type TransitionPatch } from '../../domain/
 import { isCancellable, type OrderStatus } from '../../domain/status.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
 import type { OrderStore } from '../../ports/order-store.js';
+import { OrderWatchers } from '../shared/order-watchers.js';
 import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 
@@ -39,7 +40,7 @@ type Listener = (order: Order) => void;
 export class SqliteOrderStore implements OrderStore {
   private readonly database: SqliteDatabase;
   private readonly owned: boolean;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly watchers = new OrderWatchers();
   private readonly sharedLog: SqliteEventLog | undefined;
 
   constructor(
@@ -64,7 +65,7 @@ export class SqliteOrderStore implements OrderStore {
     });
     if (created) {
       await this.emitted(events);
-      this.notify(order);
+      this.watchers.notify(order);
     }
   }
 
@@ -91,7 +92,7 @@ export class SqliteOrderStore implements OrderStore {
     });
     if (!moved) return undefined;
     await this.emitted(moved.emitted);
-    this.notify(moved.order);
+    this.watchers.notify(moved.order);
     return moved.order;
   }
 
@@ -112,22 +113,12 @@ export class SqliteOrderStore implements OrderStore {
       this.update(db, requested, order.status);
       return { order: requested, changed: true };
     });
-    if (result.changed && result.order) this.notify(result.order);
+    if (result.changed && result.order) this.watchers.notify(result.order);
     return result.order;
   }
 
   watch(orderId: string, listener: Listener): () => void {
-    let listeners = this.listeners.get(orderId);
-    if (!listeners) {
-      listeners = new Set();
-      this.listeners.set(orderId, listeners);
-    }
-    listeners.add(listener);
-    return () => {
-      const current = this.listeners.get(orderId);
-      current?.delete(listener);
-      if (current?.size === 0) this.listeners.delete(orderId);
-    };
+    return this.watchers.add(orderId, listener);
   }
 
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
@@ -141,7 +132,7 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   close(): Promise<void> {
-    this.listeners.clear();
+    this.watchers.clear();
     if (this.owned) this.database.close();
     return Promise.resolve();
   }
@@ -162,16 +153,4 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   /** Runs after the commit; a failing listener must not fail the write that committed. */
-  private notify(order: Order): void {
-    for (const listener of [...(this.listeners.get(order.orderId) ?? [])]) {
-      try {
-        listener(order);
-      } catch (error) {
-        process.emitWarning(
-          error instanceof Error ? error : new Error(String(error)),
-          'OrderflowWatchWarning',
-        );
-      }
-    }
-  }
 }
