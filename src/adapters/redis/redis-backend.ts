@@ -36,6 +36,9 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
   const { url, namespace, log, clock } = options;
   const connection = await RedisConnection.open(url, options);
   const orders = new RedisOrderStore(connection, namespace, log);
+  // Subscribed before the process serves: a watch must not miss a change made elsewhere
+  // while its subscription was still on its way.
+  await orders.watching().catch(() => undefined);
   let closing: Promise<void> | undefined;
   return {
     orders,

@@ -7,7 +7,11 @@ export type ScriptArg = string | number;
 export type RedisScript = (keys: readonly string[], args: readonly ScriptArg[]) => Promise<unknown>;
 
 export interface RedisConnectionOptions {
-  /** A command without an answer after this long fails (default 500 ms). */
+  /**
+   * A command without an answer after this long fails (default 2 s). A Redis that is down
+   * fails calls at once (no offline queue); this bounds one that hangs, with room for a
+   * busy machine's load spikes.
+   */
   readonly commandTimeoutMs?: number;
   /** How long `open` waits for the server to be ready (default 5 s). */
   readonly readyTimeoutMs?: number;
@@ -37,7 +41,7 @@ export class RedisConnection {
     this.client = new Redis(url, {
       lazyConnect: false,
       enableOfflineQueue: false,
-      commandTimeout: options.commandTimeoutMs ?? 500,
+      commandTimeout: options.commandTimeoutMs ?? 2_000,
       maxRetriesPerRequest: 1,
       connectTimeout: 2_000,
       retryStrategy,
