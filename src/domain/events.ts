@@ -25,16 +25,6 @@ export type OrderEvent =
       readonly at: string;
     };
 
-export type OrderEventType = OrderEvent['type'];
-
-export const ORDER_EVENT_TYPES: readonly OrderEventType[] = [
-  'OrderPlaced',
-  'OrderStatusChanged',
-  'CancelRequested',
-  'ReservationExpired',
-  'PaymentConfirmed',
-];
-
 export function orderIdOf(event: OrderEvent): string {
   return event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
 }

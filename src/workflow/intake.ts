@@ -1,5 +1,5 @@
 import { ApiError } from '../domain/errors.js';
-import { eventIdOf, logTypeOf, type OrderEvent } from '../domain/events.js';
+import { eventIdOf, logTypeOf, orderIdOf, type OrderEvent } from '../domain/events.js';
 import { total } from '../domain/money.js';
 import { isCancellable } from '../domain/status.js';
 import { newOrder, quantitiesBySku, type Order, type OrderLine } from '../domain/order.js';
@@ -34,8 +34,7 @@ export interface IntakeDeps {
 
 /** Turns an order event into the log's envelope. */
 export function toLogEvent(event: OrderEvent): NewEvent {
-  const key = event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
-  return { id: eventIdOf(event), type: logTypeOf(event), key, data: event };
+  return { id: eventIdOf(event), type: logTypeOf(event), key: orderIdOf(event), data: event };
 }
 
 /**
@@ -63,15 +62,16 @@ export class Intake {
     }
     const quantities = quantitiesBySku(input.items);
     const catalog = await stock.items([...quantities.keys()]);
-    const unknown = [...quantities.keys()].filter((sku) => !catalog.has(sku));
+    const lines: OrderLine[] = [];
+    const unknown: string[] = [];
+    for (const [sku, qty] of quantities) {
+      const item = catalog.get(sku);
+      if (item) lines.push({ sku, qty, unitPrice: item.price });
+      else unknown.push(sku);
+    }
     if (unknown.length > 0) {
       throw new ApiError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
     }
-    const lines: OrderLine[] = [...quantities].map(([sku, qty]) => {
-      const item = catalog.get(sku);
-      if (!item) throw new ApiError('unknown_sku', `unknown SKU: ${sku}`, { skus: [sku] });
-      return { sku, qty, unitPrice: item.price };
-    });
     let orderTotal;
     try {
       orderTotal = total(lines);
@@ -121,15 +121,14 @@ export class Intake {
   /** Asks for a cancel; the saga carries it out (release, or refund and release). */
   async cancel(orderId: string): Promise<Order | undefined> {
     const { orders, log, clock } = this.deps;
-    const before = await orders.get(orderId);
-    if (!before) return undefined;
     const order = await orders.requestCancel(orderId);
-    if (!order?.cancelRequested || !isCancellable(order.status)) {
+    if (!order) return undefined;
+    if (!order.cancelRequested || !isCancellable(order.status)) {
       throw new ApiError(
         'not_cancellable',
-        `an order in status ${before.status} cannot be cancelled`,
+        `an order in status ${order.status} cannot be cancelled`,
         {
-          status: order?.status ?? before.status,
+          status: order.status,
         },
       );
     }
