@@ -9,8 +9,6 @@ import type { HttpDeps } from './routes/deps.js';
 
 /** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000;
-/** How often an open stream re-reads its order, in case a change notice was lost. */
-const REFRESH_MS = 1_000;
 
 /** The stream ends here: a terminal status, except a COMPLETED order on its way to REFUNDED. */
 export function isFinal(order: Order): boolean {
@@ -86,20 +84,10 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
       let closed = false;
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
       heartbeat.unref();
-      // Change notices can be lost (a store's pub/sub across processes is at most once, and
-      // says nothing while it reconnects): the order is also re-read now and then.
-      const refresh = setInterval(() => {
-        orders.get(id).then(
-          (current) => current && onChange(current),
-          () => undefined,
-        );
-      }, REFRESH_MS);
-      refresh.unref();
       const close = (): void => {
         if (closed) return;
         closed = true;
         clearInterval(heartbeat);
-        clearInterval(refresh);
         unsubscribe();
         open.delete(close);
         if (!res.writableEnded) res.end();

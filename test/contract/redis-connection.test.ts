@@ -142,6 +142,25 @@ describe.skipIf(!up)('redis backend', () => {
     expect(await backend.ping()).toBe(false);
   });
 
+  it('tells a watcher of a change it missed while its subscription was cut', async () => {
+    const proxy = await startProxy(ENGINES.redis);
+    try {
+      const watching = await open(proxy.url);
+      const writer = await open();
+      const order = makeOrder();
+      await writer.orders.create(order);
+      const seen: string[] = [];
+      watching.orders.watch(order.orderId, (changed) => seen.push(changed.status));
+
+      proxy.set('refuse');
+      await writer.orders.transition(order.orderId, 'PENDING', 'RESERVED', order.createdAt);
+      proxy.set('up');
+      await eventually(() => expect(seen).toContain('RESERVED'), 15_000);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('fails fast while Redis stalls or is gone, and reconnects by itself', async () => {
     const proxy = await startProxy(ENGINES.redis);
     try {

@@ -39,6 +39,10 @@ return 1
 /** A compare-and-set that loses this often in a row means something is badly wrong. */
 const MAX_SWAP_ATTEMPTS = 16;
 
+/** How long a watched order is re-read after a reconnection, while reads still fail. */
+const REFRESH_ATTEMPTS = 40;
+const REFRESH_RETRY_MS = 250;
+
 type Listener = (order: Order) => void;
 
 /**
@@ -138,13 +142,20 @@ export class RedisOrderStore implements OrderStore {
   }
 
   /**
-   * Resolves once changes made by other processes reach this store's watchers. The first
-   * `watch` subscribes; a change in another process before that is not seen until the next.
+   * Resolves once changes made by other processes reach this store's watchers (the backend
+   * awaits it before the process serves). Pub/sub is at most once and says nothing while it
+   * reconnects, so after every reconnection the watched orders are read again: a watcher
+   * may then be told of an order it already saw, never left without one it missed.
    */
   watching(): Promise<void> {
     if (!this.subscription) {
       const subscriber = this.connection.subscriber();
       subscriber.on('message', (_channel: string, message: string) => this.onMessage(message));
+      let reconnect = false;
+      subscriber.on('ready', () => {
+        if (reconnect) for (const orderId of this.watchers.ids()) this.refresh(orderId);
+        reconnect = true;
+      });
       this.subscriber = subscriber;
       this.subscription = subscriber.subscribe(this.channel).then(() => undefined);
     }
@@ -207,15 +218,24 @@ export class RedisOrderStore implements OrderStore {
   private onMessage(message: string): void {
     const separator = message.indexOf('|');
     if (message.slice(0, separator) === this.instance) return;
-    const orderId = message.slice(separator + 1);
+    this.refresh(message.slice(separator + 1));
+  }
+
+  /**
+   * Reads a watched order and tells its watchers. The commands' connection may come back
+   * after the subscriber's: a failed read is tried again for a while.
+   */
+  private refresh(orderId: string, attempt = 0): void {
     if (!this.watchers.watched(orderId)) return;
     this.get(orderId).then(
       (order) => order && this.watchers.notify(order),
-      () => undefined,
+      () => {
+        if (attempt >= REFRESH_ATTEMPTS) return;
+        setTimeout(() => this.refresh(orderId, attempt + 1), REFRESH_RETRY_MS).unref();
+      },
     );
   }
 
-  /** Runs after the write; a failing listener must not fail the write that happened. */
   private message(orderId: string): string {
     return `${this.instance}|${orderId}`;
   }

@@ -23,6 +23,10 @@ export class OrderWatchers {
     };
   }
 
+  ids(): string[] {
+    return [...this.listeners.keys()];
+  }
+
   watched(orderId: string): boolean {
     return this.listeners.has(orderId);
   }
