@@ -11,13 +11,22 @@ import { createLoyalty, type Loyalty } from './loyalty.js';
 describe('loyalty points: a consumer added without touching checkout', () => {
   let service: InProcessService;
   let loyalty: Loyalty;
+  /** Events the loyalty consumer was handed: a replay must hand them again. */
+  let handled = 0;
 
   beforeAll(async () => {
     const probe = await startInProcess();
     const dataDir = probe.dataDir;
     await probe.running.stop();
     loyalty = createLoyalty(join(dataDir, 'loyalty.db'));
-    service = await startInProcess({ dataDir, consumers: [loyalty.consumer] });
+    const counted = {
+      ...loyalty.consumer,
+      handle: (ctx: Parameters<typeof loyalty.consumer.handle>[0]) => {
+        handled += 1;
+        return loyalty.consumer.handle(ctx);
+      },
+    };
+    service = await startInProcess({ dataDir, consumers: [counted] });
   });
   afterAll(async () => {
     await service?.close();
@@ -44,6 +53,7 @@ describe('loyalty points: a consumer added without touching checkout', () => {
     const id = await order(2); // 2 × 19.99 = 39.98 → 39 points
     await eventually(async () => ((await statusOf(id)) === 'COMPLETED' ? true : undefined));
     await eventually(() => (loyalty.pointsOf('ada') === 39 ? true : undefined), 10_000, 'points');
+    const handledBefore = handled;
     const replay = await service.request('POST', '/v1/admin/replay', {
       key: 'admin',
       body: { consumer: 'loyalty', fromSeq: 1 },
@@ -56,6 +66,7 @@ describe('loyalty points: a consumer added without touching checkout', () => {
       const group = stats.json.consumers['loyalty'];
       return group && group.lag === 0 && group.inFlight === 0 ? true : undefined;
     });
+    expect(handled).toBeGreaterThan(handledBefore); // the replay did hand the event again
     expect(loyalty.pointsOf('ada')).toBe(39);
   });
 

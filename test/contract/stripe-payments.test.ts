@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/wait.js';
 import {
   StripePayments,
   type StripePaymentsOptions,
@@ -330,9 +331,9 @@ function fakeIntent(orderId: string) {
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitFor(() => (condition() ? true : undefined), {
+    timeoutMs,
+    intervalMs: 10,
+    what: 'condition',
+  });
 }

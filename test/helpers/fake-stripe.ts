@@ -5,6 +5,7 @@
  * and replayed, `Idempotent-Replayed: true`; the same key while the first request is
  * still in flight → 409 `idempotency_error`; the same key with other parameters → 400).
  */
+import { sleep } from './wait.js';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -144,7 +145,6 @@ const DECLINES: Record<string, { message: string; decline_code: string }> = {
 };
 
 const id = (prefix: string): string => `${prefix}_${randomBytes(12).toString('hex')}`;
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A seeded uniform [0, 1) (mulberry32), so a failing run can be replayed. */
 function seeded(seed: number): () => number {

@@ -12,6 +12,7 @@ import {
   type HttpResponse,
   type RequestOptions,
 } from './http.js';
+import { waitFor } from './wait.js';
 
 export interface InProcessService {
   readonly url: string;
@@ -69,17 +70,10 @@ export async function startInProcess(
 }
 
 /** Polls `check` until it returns a value other than undefined; bounded by `timeoutMs`. */
-export async function eventually<T>(
+export function eventually<T>(
   check: () => T | undefined | Promise<T | undefined>,
   timeoutMs = 15_000,
   what = 'condition',
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  return waitFor(check, { timeoutMs, what, intervalMs: 50 });
 }

@@ -52,5 +52,4 @@ export function startLoad(services: readonly Service[], sku: string, loops = 3):
   };
 }
 
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
+export { sleep } from './wait.js';

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiErrorBody } from '../helpers/api.js';
+import { waitFor } from '../helpers/wait.js';
 import type { Delivery, Subscription } from '../../src/ports/event-log.js';
 import { ORDER_STATUSES } from '../../src/domain/status.js';
 import {
@@ -10,17 +12,15 @@ import {
   match,
 } from './context.js';
 
-interface ErrorReply {
-  error: { code: string; message: string; details?: unknown };
-}
+type ErrorReply = ApiErrorBody;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 
 async function waitUntil(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await waitFor(async () => ((await check()) ? true : undefined), {
+    timeoutMs: 5000,
+    intervalMs: 20,
+    what,
+  });
 }
 
 describe('admin API', () => {

@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiErrorBody } from '../helpers/api.js';
 import { RateLimiter } from '../../src/http/rate-limit.js';
 import { AS, KEYS, orderBody, startTestService, type TestService } from './context.js';
 
-interface ErrorReply {
-  error: { code: string; message: string };
-}
+type ErrorReply = ApiErrorBody;
 
 describe('authentication', () => {
   let service: TestService;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiErrorBody } from '../helpers/api.js';
 import {
   ApiError,
   ERROR_CATALOG,
@@ -14,9 +15,7 @@ import {
   match,
 } from './context.js';
 
-interface ErrorReply {
-  error: { code: string; message: string; details?: unknown };
-}
+type ErrorReply = ApiErrorBody;
 
 describe('operations', () => {
   let service: TestService;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../src/domain/status.js';
 import { parseSse } from '../helpers/http.js';
+import { waitFor as poll } from '../helpers/wait.js';
 import { AS, orderBody, startTestService, type TestService, match } from './context.js';
 
 interface Stream {
@@ -45,11 +46,7 @@ function openStream(
 
 /** Polls `check` until it is true; fails after 5 s saying what it waited for. */
 async function waitFor(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await poll(() => (check() ? true : undefined), { timeoutMs: 5000, intervalMs: 10, what });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiErrorBody } from '../helpers/api.js';
 import { SimulatedPayments } from '../../src/adapters/payments/simulated-payments.js';
 import { StripePayments } from '../../src/adapters/payments/stripe-payments.js';
 import { buildApp } from '../../src/http/app.js';
@@ -18,9 +19,7 @@ const URL = '/v1/webhooks/stripe';
 const SECRET = `whsec_${randomBytes(16).toString('hex')}`;
 const AUTHENTICATION_REQUIRED = 'pm_card_authenticationRequired';
 
-interface ErrorReply {
-  error: { code: string; message: string };
-}
+type ErrorReply = ApiErrorBody;
 
 /**
  * The Stripe adapter's verifier (the SDK's `webhooks.constructEvent`). `verify` makes no
