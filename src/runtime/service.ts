@@ -13,7 +13,7 @@ import { OrderSaga } from '../workflow/saga.js';
 import { SourceOfTruthSync } from '../workflow/sync.js';
 import { openBackends, openMailer, openPayments, type Payments } from './backends.js';
 import type { Config } from './config.js';
-import { ConsumerRunner } from './consumer-runner.js';
+import { ConsumerRunner, type RunnerSpec } from './consumer-runner.js';
 import type { Backends, ServiceContext } from './context.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -45,6 +45,8 @@ export class Service {
   private readonly runners: ConsumerRunner[] = [];
   private readonly scheduler: Scheduler;
   private readonly leaseKeeper: LeaseKeeper;
+  private readonly sync: SourceOfTruthSync;
+  private readonly saga: OrderSaga;
   private accepting = false;
 
   private constructor(
@@ -106,9 +108,6 @@ export class Service {
       },
     };
   }
-
-  private readonly sync: SourceOfTruthSync;
-  private readonly saga: OrderSaga;
 
   static async open(options: ServiceOptions): Promise<Service> {
     const clock = options.clock ?? { now: () => Date.now() };
@@ -192,13 +191,13 @@ export class Service {
     for (const runner of this.runners) runner.start();
   }
 
-  private fanOutSpec(definition: ConsumerDefinition) {
+  private fanOutSpec(definition: ConsumerDefinition): RunnerSpec {
     const { orders, idempotency } = this.backends;
     return {
       group: definition.name,
       types: definition.on.map(statusChangeType),
       concurrency: definition.concurrency ?? 16,
-      handle: async (event: { data: unknown; seq: number; key: string }) => {
+      handle: async (event) => {
         const data = event.data as Extract<OrderEvent, { type: 'OrderStatusChanged' }>;
         if (!definition.on.includes(data.status)) return;
         const order: Order | undefined = await orders.get(event.key);
