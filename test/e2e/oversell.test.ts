@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderBody, type OrderView } from '../helpers/api.js';
 import {
   checkStockConservation,
+  rawAvailable,
   terminalOnceViolations,
   waitForSotConsistent,
   watchStock,
@@ -83,6 +84,8 @@ describe('no oversell', () => {
       });
 
       expect(await waitForSotConsistent(svc, views, [SKU], { timeoutMs: 60_000 })).toEqual([]);
+      // The watch's unclamped reading agrees with the cache once everything is synced.
+      expect(rawAvailable(svc.dataDir, SKU)).toBe(stock.available);
     },
   );
 });

@@ -3,9 +3,11 @@
  * file. Each check returns its violations as readable strings (empty = holds), so a test
  * asserts `toEqual([])` and a failure says exactly what broke.
  */
+import Database from 'better-sqlite3';
+import path from 'node:path';
 import { historyStatuses, isTerminal, type OrderView } from './api.js';
 import type { Service } from './service.js';
-import { sotItems, sotOrders, sotProduct } from './sot.js';
+import { sotItems, sotOrders, sotPath, sotProduct } from './sot.js';
 import { mapLimit, sleep } from './wait.js';
 
 /**
@@ -74,8 +76,10 @@ export interface StockCheck {
 
 /**
  * Invariant 2 for one SKU: `supplied` (initial on hand + restocks) = available + reserved +
- * Σ qty of COMPLETED orders, with `available` and `reserved` never below zero. `orders`
- * must be every order that ever touched the SKU.
+ * Σ qty of COMPLETED orders, and `reserved` not below zero. `orders` must be every order
+ * that ever touched the SKU. No `available ≥ 0` here: the stock cache clamps it at zero, so
+ * an oversold SKU shows as available 0 and is caught by the equation instead (available +
+ * reserved + sold > supplied); `watchStock` samples the unclamped value during a run.
  */
 export async function checkStockConservation(
   service: Service,
@@ -86,7 +90,6 @@ export async function checkStockConservation(
   const product = await service.adminProduct(sku);
   const sold = soldQty(orders, sku);
   const violations: string[] = [];
-  if (product.available < 0) violations.push(`${sku}: available ${product.available} < 0`);
   if (product.reserved < 0) violations.push(`${sku}: reserved ${product.reserved} < 0`);
   if (product.available + product.reserved + sold !== supplied) {
     violations.push(
@@ -193,23 +196,80 @@ export async function waitForSotConsistent(
   }
 }
 
+/**
+ * The unclamped `available` of an embedded service's SKU, read from its files: the SoT's
+ * on_hand, minus what is sold but not yet taken there, plus what is returned but still taken
+ * there, minus what is held — what sync-in would compute before clamping at zero. The SoT is
+ * read first, then the stock cache: the cache is never behind the SoT's view of an order, so
+ * the two reads agree. Undefined while the files or the SKU are not there yet.
+ */
+export function rawAvailable(dataDir: string, sku: string): number | undefined {
+  const sot = withReadonly(sotPath(dataDir), (db) =>
+    db.transaction(() => ({
+      product: db.prepare('SELECT on_hand FROM products WHERE sku = ?').get(sku) as
+        { on_hand: number } | undefined,
+      taken: db
+        .prepare(
+          `SELECT i.order_id FROM order_items i JOIN orders o ON o.order_id = i.order_id
+           WHERE i.sku = ? AND o.status = 'COMPLETED'`,
+        )
+        .all(sku) as { order_id: string }[],
+    }))(),
+  );
+  if (!sot.product) return undefined;
+  const takenBySot = new Set(sot.taken.map((row) => row.order_id));
+  const reservations = withReadonly(
+    path.join(dataDir, 'orderflow.db'),
+    (db) =>
+      db
+        .prepare(
+          `SELECT order_id, qty, state FROM reservations
+           WHERE sku = ? AND state IN ('held', 'committed', 'returned')`,
+        )
+        .all(sku) as { order_id: string; qty: number; state: string }[],
+  );
+  let available = sot.product.on_hand;
+  for (const { order_id: orderId, qty, state } of reservations) {
+    if (state === 'held' || (state === 'committed' && !takenBySot.has(orderId))) available -= qty;
+    else if (state === 'returned' && takenBySot.has(orderId)) available += qty;
+  }
+  return available;
+}
+
+function withReadonly<T>(file: string, read: (db: Database.Database) => T): T {
+  const db = new Database(file, { readonly: true, fileMustExist: true, timeout: 2_000 });
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
 export interface StockWatch {
-  /** Stops watching; answers every moment `available` or `reserved` was seen below zero. */
+  /** Stops watching; answers every moment the SKU's unclamped `available` was below zero. */
   stop(): Promise<string[]>;
 }
 
-/** Invariant 2's "available ≥ 0 at every moment": samples the SKU every `intervalMs` until stopped. */
+/**
+ * Invariant 2's "available ≥ 0 at every moment" for an embedded service: samples
+ * `rawAvailable` every `intervalMs` until stopped (the API's `available` is clamped, so it
+ * could not show a negative).
+ */
 export function watchStock(service: Service, sku: string, intervalMs = 20): StockWatch {
   const negatives: string[] = [];
   let watching = true;
+  let samples = 0;
+  let lastError: unknown;
   const loop = (async () => {
     while (watching) {
       try {
-        const { available, reserved } = await service.adminProduct(sku);
-        if (available < 0 || reserved < 0)
-          negatives.push(`${sku}: available ${available}, reserved ${reserved}`);
-      } catch {
-        // the service may be restarting; the next sample counts
+        const available = rawAvailable(service.dataDir, sku);
+        if (available !== undefined) samples += 1;
+        if (available !== undefined && available < 0)
+          negatives.push(`${sku}: unclamped available ${available}`);
+      } catch (error) {
+        // the service may be restarting or have a file locked; the next sample counts
+        lastError = error;
       }
       await sleep(intervalMs);
     }
@@ -218,6 +278,8 @@ export function watchStock(service: Service, sku: string, intervalMs = 20): Stoc
     async stop() {
       watching = false;
       await loop;
+      // A watch that never read anything proved nothing.
+      if (samples === 0) negatives.push(`${sku}: never sampled (${String(lastError)})`);
       return negatives;
     },
   };
