@@ -4,12 +4,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteBackend } from '../../src/adapters/sqlite/sqlite-backend.js';
+import type { Order } from '../../src/domain/order.js';
+import { openBackends } from '../../src/runtime/backends.js';
+import { loadConfig } from '../../src/runtime/config.js';
 import { DatabaseClosedError, SqliteDatabase } from '../../src/adapters/sqlite/sqlite-database.js';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempotency-store.js';
 import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.js';
 import { ManualClock } from './fixture.js';
-import { Collector, makeOrder } from './support.js';
+import { Collector, eventually, makeOrder } from './support.js';
 
 const MIGRATION = {
   id: 'test/1-items',
@@ -21,7 +24,7 @@ describe('sqlite database and group-commit writer', () => {
   const open: { close(): void }[] = [];
 
   const database = (file = 'orderflow.db'): SqliteDatabase => {
-    const db = new SqliteDatabase(path.join(dir, file));
+    const db = new SqliteDatabase(path.join(dir, file), { otherCommitsCheckMs: 20 });
     open.push(db);
     return db;
   };
@@ -119,7 +122,9 @@ describe('sqlite database and group-commit writer', () => {
     const log = new SqliteEventLog(hot, clock);
     const idempotency = new SqliteIdempotencyStore(hot, clock);
     const order = makeOrder();
-    expect(await idempotency.begin('client', 'key-1', 'fp', 60_000)).toEqual({ state: 'started' });
+    expect(await idempotency.begin('client', 'key-1', 'fp', 60_000, order.orderId)).toEqual({
+      state: 'started',
+    });
     const before = hot.commits;
     await Promise.all([
       orders.create(order),
@@ -139,7 +144,13 @@ describe('sqlite database and group-commit writer', () => {
     const reopened = database();
     expect(await new SqliteOrderStore(reopened).get(order.orderId)).toEqual(order);
     expect(
-      await new SqliteIdempotencyStore(reopened, clock).begin('client', 'key-1', 'fp', 60_000),
+      await new SqliteIdempotencyStore(reopened, clock).begin(
+        'client',
+        'key-1',
+        'fp',
+        60_000,
+        order.orderId,
+      ),
     ).toMatchObject({
       state: 'replay',
     });
@@ -151,17 +162,109 @@ describe('sqlite database and group-commit writer', () => {
     await again.close();
   });
 
-  it('notices appends of another connection only when asked to check for them', async () => {
+  it('wakes its consumers for appends of another connection (another process)', async () => {
     const clock = new ManualClock();
-    const consuming = new SqliteEventLog(database(), clock, { otherProcessesCheckMs: 20 });
+    const consuming = new SqliteEventLog(database(), clock);
     const appending = new SqliteEventLog(database(), clock);
+    // Appended after the consuming log opened, before it consumes: found when it starts.
+    await appending.append([{ id: 'e1', type: 'Any', key: 'k', data: null }]);
     const collector = new Collector();
     consuming.consume({ group: 'g', types: [], maxInFlight: 10 }, collector.deliver);
-    await appending.append([{ id: 'e1', type: 'Any', key: 'k', data: null }]);
     await collector.waitFor(1, 1_000);
-    expect(collector.ids).toEqual(['e1']);
+    await appending.append([{ id: 'e2', type: 'Any', key: 'k', data: null }]);
+    await collector.waitFor(2, 1_000);
+    expect(collector.ids).toEqual(['e1', 'e2']);
     await consuming.close();
     await appending.close();
+  });
+
+  it('applies a redrive and a replay asked for on another connection (an api process)', async () => {
+    const clock = new ManualClock();
+    const worker = new SqliteEventLog(database(), clock);
+    const api = new SqliteEventLog(database(), clock);
+    await api.append([
+      { id: 'e1', type: 'T', key: 'k1', data: null },
+      { id: 'e2', type: 'T', key: 'k2', data: null },
+    ]);
+    let broken = true;
+    const collector = new Collector((d) => {
+      if (d.event.id === 'e1' && broken) d.term('broken');
+      else d.ack();
+    });
+    worker.consume({ group: 'g', types: [], maxInFlight: 10 }, collector.deliver);
+    await collector.waitFor(2);
+    const [letter] = await eventually(async () => {
+      const found = await api.deadLetters(10);
+      expect(found).toHaveLength(1);
+      return found;
+    });
+    broken = false;
+    expect(await api.redrive(letter?.id ?? '')).toBe(true);
+    await collector.waitFor(3, 1_000);
+    expect(collector.deliveries[2]).toMatchObject({ attempt: 2, event: { id: 'e1' } });
+
+    await api.replay('g', { seq: 1 });
+    await collector.waitFor(5, 1_000);
+    expect(collector.ids).toEqual(['e1', 'e2', 'e1', 'e1', 'e2']);
+    const group = () => {
+      const raw = new Database(path.join(dir, 'orderflow.db'), { readonly: true });
+      try {
+        return raw.prepare('SELECT offset, rewind_to FROM consumer_groups').all();
+      } finally {
+        raw.close();
+      }
+    };
+    await eventually(() => expect(group()).toEqual([{ offset: 2, rewind_to: null }]));
+    expect(await api.deadLetters(10)).toEqual([]);
+    await worker.close();
+    await api.close();
+  });
+
+  it('tells watchers of an order about changes written by another connection', async () => {
+    const watching = new SqliteOrderStore(database());
+    const writing = new SqliteOrderStore(database());
+    const order = makeOrder();
+    await writing.create(order);
+    const seen: Order[] = [];
+    const sentinel: Order[] = [];
+    const unwatch = watching.watch(order.orderId, (changed) => seen.push(changed));
+    watching.watch(order.orderId, (changed) => sentinel.push(changed));
+    await writing.transition(order.orderId, 'PENDING', 'RESERVED', '2030-01-01T12:00:01.000Z');
+    await eventually(() => expect(seen.map((o) => o.status)).toEqual(['RESERVED']), 1_000);
+    await writing.requestCancel(order.orderId);
+    await eventually(() => expect(seen.map((o) => o.cancelRequested)).toEqual([undefined, true]));
+    unwatch();
+    await writing.transition(order.orderId, 'RESERVED', 'CANCELLED', '2030-01-01T12:00:02.000Z');
+    await eventually(() => expect(sentinel.map((o) => o.status)).toContain('CANCELLED'));
+    expect(seen).toHaveLength(2);
+    expect(sentinel).toHaveLength(3);
+    await watching.close();
+    await writing.close();
+  });
+
+  it('applies ORDERFLOW_SQLITE_SYNC as PRAGMA synchronous to both embedded files', async () => {
+    const clock = new ManualClock();
+    const synchronous = (db: SqliteDatabase) =>
+      db.statement<[], { synchronous: number }>('PRAGMA synchronous').get()?.synchronous;
+    for (const [setting, level] of [
+      [undefined, 1],
+      ['normal', 1],
+      ['full', 2],
+    ] as const) {
+      const dataDir = path.join(dir, `sync-${setting ?? 'default'}`);
+      const config = loadConfig({ ORDERFLOW_DATA_DIR: dataDir, ORDERFLOW_SQLITE_SYNC: setting });
+      const backends = await openBackends(config, clock);
+      try {
+        expect('hot' in backends && 'sotFile' in backends).toBe(true);
+        const { hot, sotFile } = backends as unknown as {
+          hot: SqliteDatabase;
+          sotFile: SqliteDatabase;
+        };
+        expect([synchronous(hot), synchronous(sotFile)]).toEqual([level, level]);
+      } finally {
+        await backends.close();
+      }
+    }
   });
 
   it('opens the embedded backend: two files in a new data dir, adapters on them', async () => {

@@ -18,6 +18,10 @@ describe('configuration', () => {
       namespace: 'orderflow',
       rateLimit: 500,
       declineLimit: 0,
+      stripe: undefined,
+      trustedProxyHeader: undefined,
+      sseMaxPerKey: 100,
+      sseMaxPerIp: 200,
     });
   });
   it('treats an empty variable as unset', () => {
@@ -50,6 +54,55 @@ describe('configuration', () => {
     expect(() => loadConfig({ ORDERFLOW_SIM_PAYMENT_FAILURE_RATE: '2' })).toThrow(/RATE/);
     expect(() => loadConfig({ PORT: 'http' })).toThrow(/PORT/);
     expect(() => loadConfig({ ORDERFLOW_NAMESPACE: 'a b' })).toThrow(/NAMESPACE/);
+    expect(() => loadConfig({ ORDERFLOW_SSE_MAX_PER_KEY: '-1' })).toThrow(/SSE_MAX_PER_KEY/);
+    expect(() => loadConfig({ ORDERFLOW_SSE_MAX_PER_IP: 'many' })).toThrow(/SSE_MAX_PER_IP/);
+  });
+  it('a Stripe-compatible provider needs its URL, key and webhook secret together', () => {
+    const url = 'http://127.0.0.1:12111';
+    const stripe = {
+      ORDERFLOW_PAYMENTS_URL: url,
+      ORDERFLOW_PAYMENTS_KEY: 'sk_test_1',
+      ORDERFLOW_PAYMENTS_WEBHOOK_SECRET: 'whsec_1',
+    };
+    expect(loadConfig(stripe).stripe).toEqual({
+      url,
+      apiKey: 'sk_test_1',
+      webhookSecret: 'whsec_1',
+    });
+    const withoutSecret = { ...stripe, ORDERFLOW_PAYMENTS_WEBHOOK_SECRET: undefined };
+    expect(() => loadConfig(withoutSecret)).toThrow(ConfigError);
+    expect(() => loadConfig(withoutSecret)).toThrow(
+      /ORDERFLOW_PAYMENTS_WEBHOOK_SECRET is required/,
+    );
+    expect(() => loadConfig({ ...stripe, ORDERFLOW_PAYMENTS_WEBHOOK_SECRET: ' ' })).toThrow(
+      ConfigError,
+    );
+    expect(() => loadConfig({ ...stripe, ORDERFLOW_PAYMENTS_KEY: '' })).toThrow(/set together/);
+    expect(() => loadConfig({ ORDERFLOW_PAYMENTS_WEBHOOK_SECRET: 'whsec_1' })).toThrow(
+      /no provider is/,
+    );
+  });
+  it('reads the trusted proxy header in lower case, and refuses one that cannot carry an IP', () => {
+    expect(
+      loadConfig({ ORDERFLOW_TRUSTED_PROXY_HEADER: 'X-Forwarded-For' }).trustedProxyHeader,
+    ).toBe('x-forwarded-for');
+    expect(() => loadConfig({ ORDERFLOW_TRUSTED_PROXY_HEADER: 'Host' })).toThrow(
+      /TRUSTED_PROXY_HEADER/,
+    );
+    expect(() => loadConfig({ ORDERFLOW_TRUSTED_PROXY_HEADER: 'x forwarded' })).toThrow(
+      ConfigError,
+    );
+  });
+  it('reads ORDERFLOW_SQLITE_SYNC: normal unless set to full, anything else refused', () => {
+    expect(loadConfig({}).sqliteSync).toBe('normal');
+    expect(loadConfig({ ORDERFLOW_SQLITE_SYNC: '' }).sqliteSync).toBe('normal');
+    expect(loadConfig({ ORDERFLOW_SQLITE_SYNC: 'normal' }).sqliteSync).toBe('normal');
+    expect(loadConfig({ ORDERFLOW_SQLITE_SYNC: 'full' }).sqliteSync).toBe('full');
+    expect(loadConfig({ ORDERFLOW_SQLITE_SYNC: ' FULL ' }).sqliteSync).toBe('full');
+    expect(() => loadConfig({ ORDERFLOW_SQLITE_SYNC: 'off' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ORDERFLOW_SQLITE_SYNC: 'extra' })).toThrow(
+      'ORDERFLOW_SQLITE_SYNC: "extra" is not one of normal, full',
+    );
   });
 });
 

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../ports/clock.js';
-import { SqliteDatabase } from './sqlite-database.js';
-import { SqliteEventLog, type SqliteEventLogOptions } from './sqlite-event-log.js';
+import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
+import { SqliteEventLog } from './sqlite-event-log.js';
 import { SqliteIdempotencyStore } from './sqlite-idempotency-store.js';
 import { SqliteLease } from './sqlite-lease.js';
 import { SqliteOrderStore } from './sqlite-order-store.js';
@@ -20,28 +20,38 @@ export interface SqliteBackend {
   readonly lease: SqliteLease;
   /** The hot file shared by everything but the source of truth (one group-commit writer). */
   readonly hot: SqliteDatabase;
+  /** The source-of-truth file. */
+  readonly sotFile: SqliteDatabase;
   /** The embedded engine answers while its files are open. */
   ping(): Promise<Record<string, boolean>>;
   /** Stops the log's timers, commits what is queued and closes both files. */
   close(): Promise<void>;
 }
 
+export interface SqliteBackendOptions {
+  /** `PRAGMA synchronous` of both files (`ORDERFLOW_SQLITE_SYNC`). */
+  readonly synchronous?: SqliteSync;
+}
+
 /**
  * The embedded backend: `orderflow.db` holds the log and every cache, so writes of one tick
  * (an order, its event, its idempotency record) commit together; `sot.db` is the source of
- * truth, a separate file as the shop's own database would be. One process per data dir runs
- * the consumers (a group's in-flight deliveries live in that process's memory); a process
- * that only appends may share the dir if the consuming one sets `otherProcessesCheckMs`.
+ * truth, a separate file as the shop's own database would be. Processes of other roles may
+ * share the data dir (an `api`, a `worker`, a `scheduler`): the log and the order watchers
+ * notice each other's commits, the stores' writes are conditional statements, the schedules
+ * take turns through the lease. One process per data dir runs the consumers (a group's
+ * in-flight deliveries live in that process's memory).
  */
 export function openSqliteBackend(
   dataDir: string,
   clock: Clock,
-  options: SqliteEventLogOptions = {},
+  options: SqliteBackendOptions = {},
 ): SqliteBackend {
   fs.mkdirSync(dataDir, { recursive: true });
-  const hot = new SqliteDatabase(path.join(dataDir, 'orderflow.db'));
-  const sotDatabase = new SqliteDatabase(path.join(dataDir, 'sot.db'));
-  const log = new SqliteEventLog(hot, clock, options);
+  const files = { synchronous: options.synchronous };
+  const hot = new SqliteDatabase(path.join(dataDir, 'orderflow.db'), files);
+  const sotDatabase = new SqliteDatabase(path.join(dataDir, 'sot.db'), files);
+  const log = new SqliteEventLog(hot, clock);
   const orders = new SqliteOrderStore(hot, log);
   const stock = new SqliteStockStore(hot);
   const idempotency = new SqliteIdempotencyStore(hot, clock);
@@ -58,6 +68,7 @@ export function openSqliteBackend(
     sot,
     lease,
     hot,
+    sotFile: sotDatabase,
     ping: async () => ({ sqlite: await log.ping() }),
     close: () =>
       (closing ??= (async () => {

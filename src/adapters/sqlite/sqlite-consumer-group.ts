@@ -1,6 +1,7 @@
 import type { Clock } from '../../ports/clock.js';
 import type { ConsumerSpec, Delivery, LogEvent, Subscription } from '../../ports/event-log.js';
 import { reportBackgroundError, type SqliteDatabase } from './sqlite-database.js';
+import { SqliteGroupOffset } from './sqlite-group-offset.js';
 import {
   deadLetterId,
   EVENT_COLUMNS,
@@ -10,16 +11,17 @@ import {
 } from './sqlite-event-log-schema.js';
 
 const BATCH = 256;
+/** A delivery whose outcome could not be written is handed out again after this long. */
+const REDELIVER_AFTER_FAILED_WRITE_MS = 500;
 
-const SELECT_GROUP = 'SELECT offset, types FROM consumer_groups WHERE name = ?';
 const SELECT_OPEN_RETRIES = `SELECT seq, attempts, not_before FROM retries
   WHERE group_name = ? AND state IN ('waiting', 'redrive') ORDER BY seq`;
+const SELECT_REDRIVES = `SELECT seq, attempts FROM retries
+  WHERE group_name = ? AND state = 'redrive' ORDER BY seq`;
 const FETCH = `SELECT ${EVENT_COLUMNS} FROM events
-  WHERE seq > @after AND ${TYPE_FILTER} ORDER BY seq LIMIT @limit`;
+  WHERE seq > @after AND seq <= @upTo AND ${TYPE_FILTER} ORDER BY seq LIMIT @limit`;
 const MAX_SEQ = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
 const EVENT_BY_SEQ = `SELECT ${EVENT_COLUMNS} FROM events WHERE seq = ?`;
-const UPSERT_GROUP = `INSERT INTO consumer_groups (name, offset, types) VALUES (?, ?, ?)
-  ON CONFLICT (name) DO UPDATE SET offset = excluded.offset, types = excluded.types`;
 const RETRY_ACKED = `UPDATE retries SET state = 'acked', attempts = ? WHERE group_name = ? AND seq = ?`;
 const RETRY_WAIT = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
   VALUES (?, ?, ?, ?, ?, 'waiting')
@@ -32,9 +34,22 @@ const INSERT_DEAD_LETTER = `INSERT OR REPLACE INTO dead_letters (id, group_name,
 interface Handout {
   readonly event: LogEvent;
   readonly attempt: number;
-  /** Read from the log (counts for the offset) rather than from the retry schedule. */
+  /** Read from the log rather than from the retry schedule: no retries row to update. */
   readonly fresh: boolean;
+  /**
+   * Holds the offset below this seq until its outcome has committed: a delivery read from
+   * the log, or the redelivery of one whose outcome failed to commit.
+   */
+  readonly pinned: boolean;
   readonly epoch: number;
+}
+
+/** How a delivery ended: the write that records it, then what follows once it committed. */
+interface Outcome {
+  /** None for a first delivery acked: the offset moving past it is its record. */
+  readonly write?: (db: SqliteDatabase) => void;
+  /** A nak: handed out again this long after the retry was recorded. */
+  readonly retryInMs?: number;
 }
 
 interface Subscriber {
@@ -44,6 +59,9 @@ interface Subscriber {
 
 interface ScheduledRetry {
   readonly attempts: number;
+  /** The redelivery holds the pin of a delivery whose outcome failed to commit. */
+  readonly pinned: boolean;
+  readonly epoch: number;
   timer?: NodeJS.Timeout;
 }
 
@@ -52,6 +70,11 @@ interface ScheduledRetry {
  * its retry schedule. Durable state is the offset (every seq at or below it is finished)
  * and the retries / dead_letters rows; the rest is rebuilt from them on start, which is
  * why everything above the offset is delivered again after a restart.
+ *
+ * The offset never passes an event before its outcome is durable: a delivery counts as
+ * outstanding until the write of its retry or dead letter has committed, and when that
+ * write fails (a read-only or full file) the event is handed out again later, its seq still
+ * holding the offset back, also across a stop.
  */
 export class SqliteConsumerGroup {
   private types: readonly string[];
@@ -61,12 +84,18 @@ export class SqliteConsumerGroup {
   /** Every event at or below this seq has been read into the buffer or handed out. */
   private scanned: number;
   private buffer: LogEvent[] = [];
-  /** Fresh seqs handed out and not yet ended, ascending; bumped with `epoch` by a replay. */
+  /**
+   * Seqs read from the log whose outcome has not committed yet, ascending: handed out,
+   * being recorded, or waiting to be handed out again after a failed write. Reset with
+   * `epoch` by a replay.
+   */
   private handedOut = new Set<number>();
   private epoch = 0;
-  private persistedOffset: number;
-  private persistQueued = false;
+  private readonly recorded: SqliteGroupOffset;
+  private closed = false;
   private readonly retries = new Map<number, ScheduledRetry>();
+  /** Seqs handed out again from the retry schedule and not settled yet. */
+  private readonly redelivering = new Set<number>();
   private readonly due = new Set<number>();
   private outstanding = 0;
   private subscriber: Subscriber | undefined;
@@ -81,13 +110,14 @@ export class SqliteConsumerGroup {
     /** The highest seq known appended: no read of the log while `scanned` is there. */
     private readonly latestSeq: () => number,
   ) {
-    const row = database
-      .statement<[string], { offset: number; types: string }>(SELECT_GROUP)
-      .get(name);
-    this.persistedOffset = row?.offset ?? 0;
-    this.cursor = this.persistedOffset;
-    this.scanned = this.persistedOffset;
-    this.types = row ? (JSON.parse(row.types) as string[]) : [];
+    this.recorded = new SqliteGroupOffset(name, database, () => ({
+      offset: this.offset,
+      types: this.typesJson,
+    }));
+    const { offset, types } = this.recorded.stored;
+    this.cursor = offset;
+    this.scanned = offset;
+    this.types = types === undefined ? [] : (JSON.parse(types) as string[]);
     this.typesJson = JSON.stringify(this.types);
     const open = database
       .statement<[string], { seq: number; attempts: number; not_before: number }>(
@@ -123,6 +153,11 @@ export class SqliteConsumerGroup {
     return this.handedOut.has(seq);
   }
 
+  /** A subscriber in this process receives the group's deliveries. */
+  get consuming(): boolean {
+    return this.subscriber !== undefined;
+  }
+
   subscribe(spec: ConsumerSpec, deliver: (delivery: Delivery) => void): Subscription {
     if (this.subscriber)
       throw new Error(`consumer group ${this.name} is already consuming in this process`);
@@ -134,8 +169,12 @@ export class SqliteConsumerGroup {
       this.buffer = [];
       this.scanned = this.cursor;
     }
-    this.background(this.persist());
-    queueMicrotask(() => this.pump());
+    this.recorded.writeSoon();
+    // Never delivers from inside `consume`: the caller does not hold the subscription yet.
+    queueMicrotask(() => {
+      this.adoptRequests();
+      this.pump();
+    });
     let stopping: Promise<void> | undefined;
     return { stop: () => (stopping ??= this.stop(subscriber)) };
   }
@@ -161,15 +200,21 @@ export class SqliteConsumerGroup {
     } finally {
       this.pumping = false;
     }
-    this.persistSoon();
+    this.recorded.writeSoon();
   }
 
   /** Schedules a redelivery with attempt `attempts + 1` after `delayMs`. */
-  scheduleRetry(seq: number, attempts: number, delayMs: number): void {
+  scheduleRetry(seq: number, attempts: number, delayMs: number, pinned = false): void {
+    if (this.closed) return;
     const previous = this.retries.get(seq);
     if (previous?.timer) clearTimeout(previous.timer);
     this.due.delete(seq);
-    const entry: ScheduledRetry = { attempts };
+    const entry: ScheduledRetry = {
+      attempts,
+      // A pin is never dropped with the entry that held it: its seq would stay held forever.
+      pinned: pinned || (previous !== undefined && this.holdsPin(previous)),
+      epoch: this.epoch,
+    };
     this.retries.set(seq, entry);
     if (delayMs <= 0) {
       this.due.add(seq);
@@ -199,22 +244,36 @@ export class SqliteConsumerGroup {
     this.pump();
   }
 
+  /**
+   * Applies what another process (an `api` beside this `worker`) asked of the group in the
+   * file: a replay (`rewind_to`) and redriven dead letters. Run on subscribe and after other
+   * processes committed.
+   */
+  adoptRequests(): void {
+    if (!this.subscriber) return;
+    const rewindTo = this.recorded.requestedRewind();
+    if (rewindTo !== undefined) {
+      this.rewind(rewindTo);
+      this.recorded.adopted(rewindTo);
+    }
+    const redrives = this.database
+      .statement<[string], { seq: number; attempts: number }>(SELECT_REDRIVES)
+      .all(this.name);
+    for (const { seq, attempts } of redrives) {
+      if (!this.retries.has(seq) && !this.redelivering.has(seq))
+        this.scheduleRetry(seq, attempts, 0);
+    }
+  }
+
   /** Records the offset (and the group's types) in the next group commit. */
   persist(): Promise<void> {
-    return this.database.write((db) => {
-      this.persistQueued = false;
-      const offset = this.offset;
-      db.statement<[string, number, string], never>(UPSERT_GROUP).run(
-        this.name,
-        offset,
-        this.typesJson,
-      );
-      this.persistedOffset = offset;
-    });
+    return this.recorded.write();
   }
 
   close(): void {
+    this.closed = true;
     this.subscriber = undefined;
+    this.recorded.close();
     for (const retry of this.retries.values()) if (retry.timer) clearTimeout(retry.timer);
     this.retries.clear();
     this.due.clear();
@@ -232,16 +291,28 @@ export class SqliteConsumerGroup {
       this.due.delete(seq);
       const retry = this.retries.get(seq);
       this.retries.delete(seq);
+      if (!retry) continue;
+      const pinned = this.holdsPin(retry);
       const row = this.database.statement<[number], EventRow>(EVENT_BY_SEQ).get(seq);
-      if (!retry || !row) continue;
+      if (!row) {
+        if (pinned) this.handedOut.delete(seq);
+        continue;
+      }
+      this.redelivering.add(seq);
       return {
         event: toLogEvent(row),
         attempt: retry.attempts + 1,
         fresh: false,
+        pinned,
         epoch: this.epoch,
       };
     }
     return undefined;
+  }
+
+  /** A replay drops the pins of the deliveries before it: their seqs are read again. */
+  private holdsPin(entry: { readonly pinned: boolean; readonly epoch: number }): boolean {
+    return entry.pinned && entry.epoch === this.epoch;
   }
 
   private nextFresh(): Handout | undefined {
@@ -250,41 +321,46 @@ export class SqliteConsumerGroup {
     if (!event) return undefined;
     this.cursor = event.seq;
     this.handedOut.add(event.seq);
-    return { event, attempt: 1, fresh: true, epoch: this.epoch };
+    return { event, attempt: 1, fresh: true, pinned: true, epoch: this.epoch };
   }
 
+  /**
+   * Reads the next batch. The highest seq is read first and the batch stops there: another
+   * process may commit between the two reads, and its events must not be counted scanned.
+   */
   private fill(): void {
     if (this.scanned >= this.latestSeq()) return;
+    const upTo = this.database.statement<[], { seq: number }>(MAX_SEQ).get()?.seq ?? 0;
     const rows = this.database
-      .statement<[{ after: number; types: string; limit: number }], EventRow>(FETCH)
-      .all({ after: this.scanned, types: this.typesJson, limit: BATCH });
+      .statement<[{ after: number; upTo: number; types: string; limit: number }], EventRow>(FETCH)
+      .all({ after: this.scanned, upTo, types: this.typesJson, limit: BATCH });
     const last = rows[rows.length - 1];
     if (last && rows.length === BATCH) this.scanned = last.seq;
-    else {
-      const max = this.database.statement<[], { seq: number }>(MAX_SEQ).get()?.seq ?? 0;
-      this.scanned = Math.max(this.scanned, max);
-    }
+    else this.scanned = Math.max(this.scanned, upTo);
     this.buffer = rows.map(toLogEvent);
   }
 
   private hand(subscriber: Subscriber, handout: Handout): void {
     this.outstanding += 1;
     let ended = false;
-    const end = (outcome: () => void): void => {
+    const end = (outcome: Outcome): void => {
       if (ended) return;
       ended = true;
-      this.outstanding -= 1;
-      if (handout.fresh && handout.epoch === this.epoch) this.handedOut.delete(handout.event.seq);
-      outcome();
-      this.pump();
-      if (this.outstanding === 0) this.wakeIdleWaiters();
+      if (!outcome.write) {
+        this.settled(handout, outcome);
+        return;
+      }
+      this.database.write(outcome.write).then(
+        () => this.settled(handout, outcome),
+        (error: unknown) => this.unrecorded(handout, outcome, error),
+      );
     };
     const delivery: Delivery = {
       event: handout.event,
       attempt: handout.attempt,
-      ack: () => end(() => this.acked(handout)),
-      nak: (delayMs, error) => end(() => this.nakked(handout, delayMs, error)),
-      term: (reason) => end(() => this.termed(handout, reason)),
+      ack: () => end(this.acked(handout)),
+      nak: (delayMs, error) => end(this.nakked(handout, delayMs, error)),
+      term: (reason) => end(this.termed(handout, reason)),
       // In-flight deliveries live in this process's memory and nothing redelivers them
       // while it runs, so there is no deadline to push back.
       working: () => undefined,
@@ -296,37 +372,61 @@ export class SqliteConsumerGroup {
     }
   }
 
-  private acked(handout: Handout): void {
-    if (handout.fresh) return;
+  /** The outcome is durable: the delivery ends, and its seq no longer holds the offset. */
+  private settled(handout: Handout, outcome: Outcome): void {
     const { seq } = handout.event;
-    this.background(
-      this.database.write((db) =>
+    this.outstanding -= 1;
+    this.redelivering.delete(seq);
+    if (this.holdsPin(handout)) this.handedOut.delete(seq);
+    if (outcome.retryInMs !== undefined)
+      this.scheduleRetry(seq, handout.attempt, outcome.retryInMs);
+    this.delivered();
+  }
+
+  /** The outcome did not commit: the event is handed out again, its pin kept. */
+  private unrecorded(handout: Handout, outcome: Outcome, error: unknown): void {
+    reportBackgroundError(error);
+    this.outstanding -= 1;
+    this.redelivering.delete(handout.event.seq);
+    const delay = Math.max(outcome.retryInMs ?? 0, REDELIVER_AFTER_FAILED_WRITE_MS);
+    this.scheduleRetry(handout.event.seq, handout.attempt, delay, this.holdsPin(handout));
+    this.delivered();
+  }
+
+  private delivered(): void {
+    this.pump();
+    if (this.outstanding === 0) this.wakeIdleWaiters();
+  }
+
+  private acked(handout: Handout): Outcome {
+    if (handout.fresh) return {};
+    const { seq } = handout.event;
+    return {
+      write: (db) =>
         db
           .statement<[number, string, number], never>(RETRY_ACKED)
           .run(handout.attempt, this.name, seq),
-      ),
-    );
+    };
   }
 
-  private nakked(handout: Handout, delayMs: number, error: string | undefined): void {
+  private nakked(handout: Handout, delayMs: number, error: string | undefined): Outcome {
     const delay = Math.max(0, delayMs);
     const { seq } = handout.event;
     const notBefore = this.clock.now() + delay;
-    this.background(
-      this.database.write((db) =>
+    return {
+      write: (db) =>
         db
           .statement<[string, number, number, number, string | null], never>(RETRY_WAIT)
           .run(this.name, seq, handout.attempt, notBefore, error ?? null),
-      ),
-    );
-    this.scheduleRetry(seq, handout.attempt, delay);
+      retryInMs: delay,
+    };
   }
 
-  private termed(handout: Handout, reason: string): void {
+  private termed(handout: Handout, reason: string): Outcome {
     const { seq } = handout.event;
     const at = this.clock.now();
-    this.background(
-      this.database.write((db) => {
+    return {
+      write: (db) => {
         db.statement<[string, string, number, number, string, number], never>(
           INSERT_DEAD_LETTER,
         ).run(deadLetterId(this.name, seq), this.name, seq, handout.attempt, reason, at);
@@ -336,23 +436,13 @@ export class SqliteConsumerGroup {
           this.name,
           seq,
         );
-      }),
-    );
-  }
-
-  private persistSoon(): void {
-    if (this.persistQueued || this.offset === this.persistedOffset) return;
-    this.persistQueued = true;
-    this.background(this.persist());
+      },
+    };
   }
 
   private wakeIdleWaiters(): void {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const wake of waiters) wake();
-  }
-
-  private background(write: Promise<unknown>): void {
-    write.catch(reportBackgroundError);
   }
 }

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { RetryableError } from '../../domain/errors.js';
 
 /** The slice of a prepared statement the adapters use. */
 export interface SqliteStatement<P extends unknown[], R> {
@@ -20,10 +21,25 @@ export class DatabaseClosedError extends Error {
   }
 }
 
+/** `PRAGMA synchronous` of a file (`ORDERFLOW_SQLITE_SYNC`). */
+export type SqliteSync = 'normal' | 'full';
+
 export interface SqliteDatabaseOptions {
   /** How long a statement waits for another process's lock before failing. */
   readonly busyTimeoutMs?: number;
+  /**
+   * `normal` (the default): in WAL mode a power cut may lose the last commits but never
+   * corrupts the file. `full`: every commit is on disk before its callers are resolved.
+   */
+  readonly synchronous?: SqliteSync;
+  /** How often `onOtherCommit` looks for commits of other processes, while anyone listens. */
+  readonly otherCommitsCheckMs?: number;
 }
+
+const OTHER_COMMITS_CHECK_MS = 50;
+
+/** Result codes of a file that cannot be written right now (locked, full, read-only, failing). */
+const TRANSIENT_CODE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|PROTOCOL|NOMEM)/;
 
 interface QueuedWrite {
   /** Runs the op; throws when it failed (its savepoint is then rolled back). */
@@ -33,12 +49,15 @@ interface QueuedWrite {
 }
 
 /**
- * One SQLite file (WAL, synchronous=NORMAL) with versioned migrations, cached prepared
- * statements and a group-commit writer.
+ * One SQLite file (WAL, synchronous NORMAL or FULL) with versioned migrations, cached
+ * prepared statements and a group-commit writer.
  *
  * Group commit: `write(op)` queues `op`; on the next `setImmediate` every queued op runs
  * in ONE transaction, each in its own savepoint, so a failing op rejects only its own
- * promise; callers are resolved after the COMMIT. Ops issued in the same tick therefore
+ * promise; callers are resolved after the COMMIT, and only after a real one. When the
+ * transaction itself fails (BEGIN on a read-only file, a COMMIT that fails, SQLite rolling
+ * it all back on a full disk), every caller of that tick is rejected and the next tick
+ * starts clean. A file that cannot be written right now rejects with a `RetryableError`. Ops issued in the same tick therefore
  * land in the same transaction: the intake issues `orders.create`, `log.append` and
  * `idempotency.complete` together and relies on this for its single durable write.
  * Autocommit costs one fsync-ordered commit per statement; batching is what makes
@@ -54,6 +73,9 @@ export class SqliteDatabase {
   private readonly statements = new Map<string, SqliteStatement<unknown[], unknown>>();
   private queue: QueuedWrite[] = [];
   private flushScheduled = false;
+  private readonly otherCommitListeners = new Set<() => void>();
+  private otherCommitChecks: NodeJS.Timeout | undefined;
+  private readonly otherCommitsCheckMs: number;
   private readonly inSavepoint: (item: QueuedWrite) => void;
   private readonly inBatch: (
     batch: readonly QueuedWrite[],
@@ -65,8 +87,9 @@ export class SqliteDatabase {
     options: SqliteDatabaseOptions = {},
   ) {
     this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+    this.otherCommitsCheckMs = options.otherCommitsCheckMs ?? OTHER_COMMITS_CHECK_MS;
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
     this.db.pragma('foreign_keys = ON');
     this.db.exec(
@@ -79,6 +102,9 @@ export class SqliteDatabase {
           try {
             this.inSavepoint(item);
           } catch (error) {
+            // SQLite may roll the whole transaction back (a full disk, an I/O error): the
+            // ops after this one would then commit one by one, outside the tick.
+            if (!this.db.inTransaction) throw error;
             failures.set(item, error);
           }
         }
@@ -139,11 +165,49 @@ export class SqliteDatabase {
     });
   }
 
+  /**
+   * Calls `listener` after another connection to this file (another process) committed,
+   * as `PRAGMA data_version` tells on a check every `otherCommitsCheckMs` while anyone
+   * listens; this connection's own commits never count. A listener reads what changed
+   * itself, also right after subscribing: commits before the first check are not reported.
+   * Returns the unsubscribe.
+   */
+  onOtherCommit(listener: () => void): () => void {
+    this.otherCommitListeners.add(listener);
+    this.otherCommitChecks ??= this.checkOtherCommits();
+    return () => {
+      this.otherCommitListeners.delete(listener);
+      if (this.otherCommitListeners.size > 0) return;
+      clearInterval(this.otherCommitChecks);
+      this.otherCommitChecks = undefined;
+    };
+  }
+
   /** Commits what is queued, then closes the file. */
   close(): void {
     if (!this.db.open) return;
+    clearInterval(this.otherCommitChecks);
+    this.otherCommitListeners.clear();
     this.flush();
     this.db.close();
+  }
+
+  private checkOtherCommits(): NodeJS.Timeout {
+    const dataVersion = this.statement<[], { data_version: number }>('PRAGMA data_version');
+    let seen = dataVersion.get()?.data_version;
+    const timer = setInterval(() => {
+      try {
+        if (!this.db.open) return;
+        const current = dataVersion.get()?.data_version;
+        if (current === seen) return;
+        seen = current;
+        for (const listener of [...this.otherCommitListeners]) listener();
+      } catch (error) {
+        reportBackgroundError(error);
+      }
+    }, this.otherCommitsCheckMs);
+    timer.unref();
+    return timer;
   }
 
   private flush(): void {
@@ -153,17 +217,38 @@ export class SqliteDatabase {
     if (batch.length === 0) return;
     const failures = new Map<QueuedWrite, unknown>();
     try {
+      // Nothing else opens a transaction on this connection: one still open is what a
+      // failure left behind, and ops run inside it would only be released, never committed.
+      this.rollBackOpenTransaction();
       this.inBatch(batch, failures);
       this.commits += 1;
     } catch (error) {
-      for (const item of batch) item.reject(error);
+      try {
+        this.rollBackOpenTransaction();
+      } catch {
+        // The next tick tries again before it writes anything.
+      }
+      const failure = storageError(error);
+      for (const item of batch) item.reject(failure);
       return;
     }
     for (const item of batch) {
-      if (failures.has(item)) item.reject(failures.get(item));
+      if (failures.has(item)) item.reject(storageError(failures.get(item)));
       else item.resolve();
     }
   }
+
+  private rollBackOpenTransaction(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+}
+
+/** A driver error of a file that cannot be written right now becomes a `RetryableError`. */
+function storageError(error: unknown): unknown {
+  if (!(error instanceof Database.SqliteError) || !TRANSIENT_CODE.test(error.code)) return error;
+  return new RetryableError('sqlite_unavailable', `SQLite: ${error.message}`, undefined, {
+    cause: error,
+  });
 }
 
 /** A database handed in is shared (its owner closes it); a path opens one this adapter owns. */

@@ -41,6 +41,12 @@ export const EVENT_LOG_MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX dead_letters_group ON dead_letters (group_name, seq);
     `,
   },
+  {
+    // A replay asked for where the group is not consumed (an `api` process beside the
+    // `worker`): the process that consumes it rewinds and clears it.
+    id: 'event-log/2-rewind-requests',
+    sql: 'ALTER TABLE consumer_groups ADD COLUMN rewind_to INTEGER',
+  },
 ];
 
 /**

@@ -34,6 +34,9 @@ const REDRIVE = `INSERT INTO retries (group_name, seq, attempts, not_before, las
   VALUES (?, ?, ?, ?, ?, 'redrive')
   ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
     not_before = excluded.not_before, last_error = excluded.last_error, state = 'redrive'`;
+const REQUEST_REWIND = `INSERT INTO consumer_groups (name, offset, types, rewind_to) VALUES (?, 0, '[]', ?)
+  ON CONFLICT (name) DO UPDATE SET
+    rewind_to = MIN(COALESCE(consumer_groups.rewind_to, excluded.rewind_to), excluded.rewind_to)`;
 const FIRST_AT = 'SELECT MIN(seq) AS seq FROM events WHERE at >= ?';
 const MAX_SEQ = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
 const SELECT_GROUPS = 'SELECT name, offset, types FROM consumer_groups';
@@ -41,7 +44,6 @@ const COUNT_AFTER = `SELECT COUNT(*) AS n FROM events WHERE seq > @after AND ${T
 const DLQ_COUNTS = 'SELECT group_name, COUNT(*) AS n FROM dead_letters GROUP BY group_name';
 const EVENTS_BY_KEY = `SELECT ${EVENT_COLUMNS} FROM events WHERE key = ? ORDER BY seq`;
 const RETRY_OF = 'SELECT attempts, last_error, state FROM retries WHERE group_name = ? AND seq = ?';
-const DATA_VERSION = 'PRAGMA data_version';
 const DEAD_LETTER_OF =
   'SELECT attempts, last_error FROM dead_letters WHERE group_name = ? AND seq = ?';
 
@@ -61,15 +63,6 @@ interface DeadLetterRow extends EventRow {
   readonly dead_at: number;
 }
 
-export interface SqliteEventLogOptions {
-  /**
-   * Off by default. Appends of this process wake its consumers at once; appends committed
-   * by ANOTHER process on the same file (an `api` and a `worker` role sharing a data dir) are
-   * noticed only by checking `PRAGMA data_version` this often.
-   */
-  readonly otherProcessesCheckMs?: number;
-}
-
 interface GroupView {
   readonly offset: number;
   readonly position: number;
@@ -80,8 +73,10 @@ interface GroupView {
 
 /**
  * The event log in the hot SQLite file. Appends join the shared group commit; consumers in
- * this process are woken right after the commit, never by polling. A consumer group with an
- * empty `types` list receives every type.
+ * this process are woken right after the commit. Appends of other processes on the file
+ * (an `api` and a `worker` role sharing a data dir) wake them once the file's commit check
+ * sees them (`SqliteDatabase.onOtherCommit`), which runs while this process consumes. A
+ * consumer group with an empty `types` list receives every type.
  */
 export class SqliteEventLog implements EventLog {
   private readonly database: SqliteDatabase;
@@ -92,21 +87,18 @@ export class SqliteEventLog implements EventLog {
   /**
    * The highest seq appended as far as this process knows: a caught-up group skips its
    * read while nothing was appended past what it scanned. Appends of other processes
-   * raise it through the `otherProcessesCheckMs` check.
+   * raise it when the file's commit check sees them.
    */
   private lastSeq: number;
-  private readonly otherProcessesCheck: NodeJS.Timeout | undefined;
+  private stopWatchingOthers: (() => void) | undefined;
 
   constructor(
     source: SqliteDatabase | string,
     private readonly clock: Clock,
-    options: SqliteEventLogOptions = {},
   ) {
     ({ database: this.database, owned: this.owned } = openOrShare(source));
     this.database.migrate(EVENT_LOG_MIGRATIONS);
     this.lastSeq = this.maxSeq();
-    if (options.otherProcessesCheckMs)
-      this.otherProcessesCheck = this.checkOtherProcesses(options.otherProcessesCheckMs);
   }
 
   async append(events: readonly NewEvent[]): Promise<void> {
@@ -149,6 +141,7 @@ export class SqliteEventLog implements EventLog {
 
   consume(spec: ConsumerSpec, deliver: (delivery: Delivery) => void): Subscription {
     if (this.closed) throw new Error('the event log is closed');
+    this.watchOtherProcesses();
     return this.group(spec.group).subscribe(spec, deliver);
   }
 
@@ -193,13 +186,21 @@ export class SqliteEventLog implements EventLog {
 
   /**
    * Rewinds the group to the first event at or after `from`. It only ever moves a group
-   * back: a point after its position changes nothing, so a replay never skips events.
+   * back: a point after its position changes nothing, so a replay never skips events. A
+   * group not consumed in this process is rewound by the process that consumes it (now, or
+   * when it starts): the request waits in the file.
    */
   async replay(group: string, from: ReplayFrom): Promise<void> {
     const seq = 'seq' in from ? from.seq : this.firstSeqAt(from.time);
-    const consumer = this.group(group);
-    consumer.rewind(seq);
-    await consumer.persist();
+    const consumer = this.groups.get(group);
+    if (consumer?.consuming) {
+      consumer.rewind(seq);
+      await consumer.persist();
+      return;
+    }
+    await this.database.write((db) =>
+      db.statement<[string, number], never>(REQUEST_REWIND).run(group, seq),
+    );
   }
 
   stats(): Promise<Record<string, GroupStats>> {
@@ -247,7 +248,7 @@ export class SqliteEventLog implements EventLog {
 
   close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.otherProcessesCheck);
+    this.stopWatchingOthers?.();
     for (const group of this.groups.values()) group.close();
     if (this.owned) this.database.close();
     return Promise.resolve();
@@ -266,20 +267,19 @@ export class SqliteEventLog implements EventLog {
     });
   }
 
-  private checkOtherProcesses(everyMs: number): NodeJS.Timeout {
-    const version = () =>
-      this.database.statement<[], { data_version: number }>(DATA_VERSION).get()?.data_version;
-    let seen = version();
-    const timer = setInterval(() => {
-      if (!this.database.isOpen) return;
-      const current = version();
-      if (current === seen) return;
-      seen = current;
+  /** From the first consumer on: appends of other processes wake the groups too. */
+  private watchOtherProcesses(): void {
+    if (this.stopWatchingOthers) return;
+    const caughtUp = (): void => {
       this.lastSeq = Math.max(this.lastSeq, this.maxSeq());
+    };
+    this.stopWatchingOthers = this.database.onOtherCommit(() => {
+      caughtUp();
+      for (const group of this.groups.values()) group.adoptRequests();
       this.wakeAll();
-    }, everyMs);
-    timer.unref();
-    return timer;
+    });
+    // What they appended before the check began.
+    caughtUp();
   }
 
   private maxSeq(): number {
