@@ -67,6 +67,12 @@ export interface ConsumerSpec {
   readonly group: string;
   readonly types: readonly string[];
   readonly maxInFlight: number;
+  /**
+   * The most attempts the consumer makes of one event before it terms it itself (omitted:
+   * no bound). A log that limits deliveries on its own must allow at least this many: the
+   * consumer, not the log, decides when an event is dead-lettered, and no event is dropped.
+   */
+  readonly maxAttempts?: number;
 }
 
 /** One delivery of one event to one group. Exactly one of ack, nak and term ends it. */

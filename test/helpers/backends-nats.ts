@@ -55,7 +55,13 @@ export async function deleteNatsNamespace(url: string, namespace: string): Promi
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    for (const stream of [names.eventsStream, names.deadLetterStream, names.outcomeStream]) {
+    const streams = [
+      names.eventsStream,
+      names.deadLetterStream,
+      names.outcomeStream,
+      names.droppedStream,
+    ];
+    for (const stream of streams) {
       await jsm.streams.delete(stream).catch(() => false);
     }
   } finally {

@@ -3,11 +3,12 @@ import type { DeadLetter } from '../../ports/event-log.js';
 import {
   deadLetterHeaders,
   decodeDeadLetter,
+  decodeDelivered,
   redriveHeaders,
   type DeadLetterFields,
 } from './nats-codec.js';
 import { PUBLISH_TIMEOUT_MS, type NatsContext } from './nats-connection.js';
-import { recordOutcome } from './nats-outcomes.js';
+import { readOutcome, recordOutcome } from './nats-outcomes.js';
 
 /** Direct gets in flight at once while listing (2.9 has no batch get). */
 const LIST_WINDOW = 128;
@@ -19,7 +20,7 @@ const LIST_WINDOW = 128;
  */
 export async function publishDeadLetter(
   context: NatsContext,
-  msg: JsMsg,
+  msg: Pick<JsMsg, 'data' | 'headers'>,
   fields: DeadLetterFields,
   msgID: string,
 ): Promise<void> {
@@ -28,6 +29,45 @@ export async function publishDeadLetter(
     headers: deadLetterHeaders(msg.headers, fields),
     timeout: PUBLISH_TIMEOUT_MS,
   });
+}
+
+/** What the server says when it stopped delivering an event to a group's consumer. */
+export interface DroppedDelivery {
+  readonly group: string;
+  /** Stream sequence of the message (a redriven copy's own). */
+  readonly streamSeq: number;
+  readonly deliveries: number;
+  /** The advisory's id: dead-lettering the same advisory twice stores one letter. */
+  readonly id: string;
+}
+
+/**
+ * Dead-letters an event the server stopped delivering to a group (its `max_deliver` was
+ * reached): the copy a term would have stored, with the group's last recorded error. A
+ * message gone from the stream, or a redriven copy meant for another group, leaves nothing.
+ * Unlike a term, this cannot settle the message: 2.9 leaves the group's ack floor below it.
+ */
+export async function deadLetterDropped(
+  context: NatsContext,
+  dropped: DroppedDelivery,
+): Promise<void> {
+  const { jsm, names, clock } = context;
+  const { group, streamSeq, deliveries } = dropped;
+  const stored = await jsm.direct.getMessage(names.eventsStream, { seq: streamSeq });
+  const delivered = stored && decodeDelivered(streamSeq, stored.header, stored.data);
+  if (!stored || !delivered || (delivered.redriveFor ?? group) !== group) return;
+  const { event, priorAttempts } = delivered;
+  const attempts = priorAttempts + deliveries;
+  const last = await readOutcome(context, group, event.seq);
+  const lastError = `${last?.lastError ?? 'no error recorded'} (the server stopped after ${deliveries} deliveries)`;
+  // Recorded first, as a term does: a redrive (possible once the letter exists) records after it.
+  await recordOutcome(context, group, event.seq, { state: 'dead', attempts, lastError });
+  await publishDeadLetter(
+    context,
+    { data: stored.data, headers: stored.header },
+    { group, seq: event.seq, attempts, lastError, at: clock.now() },
+    `dropped:${group}:${streamSeq}:${dropped.id}`,
+  );
 }
 
 /** Oldest first; the id of a dead letter is its DLQ stream sequence. */

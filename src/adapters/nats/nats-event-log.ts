@@ -16,11 +16,14 @@ import type {
 import { decodeEvent, encodeData, eventHeaders, isRedriveCopy } from './nats-codec.js';
 import { NatsLink, PUBLISH_TIMEOUT_MS, unavailable, type NatsContext } from './nats-connection.js';
 import { deadLetterCounts, listDeadLetters, redriveDeadLetter } from './nats-dead-letters.js';
+import { NatsDroppedWatch } from './nats-dropped-watch.js';
 import {
+  deliveryLimit,
   describedTypes,
   ensureGroupConsumer,
   groupConsumerInfo,
   groupViews,
+  maxDeliverOf,
   recreateGroupConsumer,
   type GroupView,
 } from './nats-groups.js';
@@ -69,9 +72,13 @@ export async function openNatsEventLog(options: NatsEventLogOptions): Promise<Na
  * consumer per group, dead letters in `<NS>_DLQ`, and the few per-event outcomes consumer
  * state cannot express in `<NS>_OUTCOMES`. Appends are deduplicated by `Nats-Msg-Id` within
  * the stream's two-minute window. A group with an empty `types` list receives every type.
+ * A group's consumer never drops an event its runner would retry (`max_deliver` follows
+ * the spec's `maxAttempts`), and one the server gives up on anyway lands in the DLQ.
  */
 export class NatsEventLog implements EventLog {
   private readonly subscriptions = new Set<NatsSubscription>();
+  /** Dead-letters what the server stopped delivering; runs where groups consume. */
+  private droppedWatch: NatsDroppedWatch | undefined;
   private closed = false;
 
   constructor(private readonly context: NatsContext) {}
@@ -98,11 +105,13 @@ export class NatsEventLog implements EventLog {
   consume(spec: ConsumerSpec, deliver: (delivery: Delivery) => void): Subscription {
     this.assertOpen();
     assertGroupName(spec.group);
+    this.droppedWatch ??= new NatsDroppedWatch(this.context);
+    const settings = { types: spec.types, maxDeliver: deliveryLimit(spec.maxAttempts) };
     const subscription = new NatsSubscription({
       context: this.context,
       spec,
       deliver,
-      ensureConsumer: () => ensureGroupConsumer(this.context, spec.group, spec.types),
+      ensureConsumer: () => ensureGroupConsumer(this.context, spec.group, settings),
     });
     this.subscriptions.add(subscription);
     return {
@@ -141,10 +150,16 @@ export class NatsEventLog implements EventLog {
         if (current && wanted - 1 >= current.delivered.stream_seq) return;
         const start = Math.max(1, Math.min(wanted, (current?.ack_floor.stream_seq ?? 0) + 1));
         const types = current ? describedTypes(current) : (local[0]?.types ?? []);
+        const [here] = local;
+        const maxDeliver = here
+          ? deliveryLimit(here.maxAttempts)
+          : current
+            ? maxDeliverOf(current)
+            : -1;
         replaced = await recreateGroupConsumer(
           this.context,
           group,
-          types,
+          { types, maxDeliver },
           start,
           current !== undefined,
         );
@@ -219,7 +234,10 @@ export class NatsEventLog implements EventLog {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.subscriptions].map((subscription) => subscription.shutdown()));
+    await Promise.all([
+      ...[...this.subscriptions].map((subscription) => subscription.shutdown()),
+      this.droppedWatch?.stop(),
+    ]);
     this.subscriptions.clear();
     await this.context.link.close();
   }

@@ -6,8 +6,12 @@ import type { NatsNames } from './nats-subjects.js';
 
 /** Redelivery of a delivery nobody acked, nakked or reported `working()` on. */
 const ACK_WAIT_MS = 30_000;
-/** Far above the runner's attempts: the runner, not the server, decides dead-lettering. */
-const MAX_DELIVER = 1_000;
+/**
+ * Deliveries a group's consumer allows beyond the attempts its runner makes: the runner,
+ * not the server, decides when an event is dead-lettered (a term). The margin covers
+ * deliveries that end without an attempt (handed back at shutdown, pulled past the slots).
+ */
+const DELIVERY_MARGIN = 10;
 /** A server-side backstop only; each subscription keeps its own `maxInFlight`. */
 const MAX_ACK_PENDING = 10_000;
 
@@ -21,17 +25,36 @@ export interface GroupView extends GroupDescription {
   readonly info: ConsumerInfo;
 }
 
+/** What a group's consumer is made of: its types, and the most deliveries of one event. */
+export interface GroupSettings {
+  readonly types: readonly string[];
+  /** The server's `max_deliver`; -1: no limit. */
+  readonly maxDeliver: number;
+}
+
+/**
+ * The server's `max_deliver` for a consumer whose runner makes at most `maxAttempts`
+ * attempts of one event (undefined: as many as it takes): never fewer, so that the server
+ * never drops an event the runner would still retry.
+ */
+export function deliveryLimit(maxAttempts: number | undefined): number {
+  if (maxAttempts === undefined) return -1;
+  const limit = Math.ceil(maxAttempts) + DELIVERY_MARGIN;
+  return Number.isSafeInteger(limit) ? Math.max(1, limit) : -1;
+}
+
 /**
  * Creates the group's consumer (from the start of the log), or brings an existing one's
- * filter and types up to date. Concurrent creations with the same config are one.
+ * filter, types and delivery limit up to date (one an older version made allowed 1,000
+ * deliveries). Concurrent creations with the same config are one.
  */
 export async function ensureGroupConsumer(
   context: NatsContext,
   group: string,
-  types: readonly string[],
+  settings: GroupSettings,
 ): Promise<ConsumerInfo> {
   const { jsm, names } = context;
-  const wanted = groupConfig(names, group, types);
+  const wanted = groupConfig(names, group, settings);
   const current = await groupConsumerInfo(context, group);
   if (!current) {
     return jsm.consumers.add(names.eventsStream, {
@@ -41,14 +64,22 @@ export async function ensureGroupConsumer(
   }
   if (
     current.config.description === wanted.description &&
-    current.config.filter_subject === wanted.filter_subject
+    current.config.filter_subject === wanted.filter_subject &&
+    maxDeliverOf(current) === wanted.max_deliver
   ) {
     return current;
   }
   return jsm.consumers.update(names.eventsStream, current.name, {
     description: wanted.description,
     filter_subject: wanted.filter_subject,
+    max_deliver: wanted.max_deliver,
   });
+}
+
+/** The consumer's delivery limit, -1 for none (the server may report none as 0). */
+export function maxDeliverOf(info: ConsumerInfo): number {
+  const limit = info.config.max_deliver ?? -1;
+  return limit > 0 ? limit : -1;
 }
 
 /**
@@ -58,13 +89,13 @@ export async function ensureGroupConsumer(
 export async function recreateGroupConsumer(
   context: NatsContext,
   group: string,
-  types: readonly string[],
+  settings: GroupSettings,
   start: number,
   exists: boolean,
 ): Promise<ConsumerInfo> {
   const { jsm, names } = context;
   const config: Partial<ConsumerConfig> = {
-    ...groupConfig(names, group, types),
+    ...groupConfig(names, group, settings),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: start,
   };
@@ -103,8 +134,8 @@ export async function groupViews(context: NatsContext): Promise<GroupView[]> {
 function groupConfig(
   names: NatsNames,
   group: string,
-  types: readonly string[],
-): Partial<ConsumerConfig> & { description: string; filter_subject: string } {
+  { types, maxDeliver }: GroupSettings,
+): Partial<ConsumerConfig> & { description: string; filter_subject: string; max_deliver: number } {
   const description: GroupDescription = { group, types: [...types] };
   return {
     durable_name: names.consumerName(group),
@@ -112,7 +143,7 @@ function groupConfig(
     filter_subject: names.filterSubject(types),
     ack_policy: AckPolicy.Explicit,
     ack_wait: nanos(ACK_WAIT_MS),
-    max_deliver: MAX_DELIVER,
+    max_deliver: maxDeliver,
     max_ack_pending: MAX_ACK_PENDING,
   };
 }

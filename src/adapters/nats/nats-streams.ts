@@ -8,9 +8,10 @@ const DUPLICATE_WINDOW_MS = 2 * 60_000;
 const OUTCOME_MAX_AGE_MS = 14 * 24 * 60 * 60_000;
 
 /**
- * The namespace's streams, file-backed with limits retention: events, dead letters, and
- * outcome records (the last one per subject). All dedupe by `Nats-Msg-Id` over two minutes
- * and allow direct gets (reads without a consumer).
+ * The namespace's streams, file-backed with limits retention: events, dead letters,
+ * outcome records (the last one per subject), and the server's advisories of events it
+ * stopped delivering to a group (see nats-delivery-limit.ts). All dedupe by `Nats-Msg-Id`
+ * over two minutes and allow direct gets (reads without a consumer).
  */
 export async function ensureStreams(context: NatsContext): Promise<void> {
   for (const spec of streamSpecs(context.names)) await ensureStream(context, spec);
@@ -35,6 +36,10 @@ function streamSpecs(names: NatsNames): StreamSpec[] {
         max_msgs_per_subject: 1,
         max_age: nanos(OUTCOME_MAX_AGE_MS),
       },
+    },
+    {
+      name: names.droppedStream,
+      settings: { ...common, subjects: [names.dropped], max_age: nanos(OUTCOME_MAX_AGE_MS) },
     },
   ];
 }

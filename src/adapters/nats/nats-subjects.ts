@@ -13,9 +13,14 @@ export class NatsNames {
   readonly eventsStream: string;
   readonly deadLetterStream: string;
   readonly outcomeStream: string;
+  /** The server's MAX_DELIVERIES advisories about the groups' consumers, captured. */
+  readonly droppedStream: string;
   readonly events: string;
   readonly deadLetters: string;
   readonly outcomes: string;
+  readonly dropped: string;
+  /** The one durable consumer of `droppedStream`, shared by every process. */
+  readonly droppedConsumer = 'dead-letterer';
 
   constructor(namespace: string) {
     this.ns = token(namespace);
@@ -23,9 +28,11 @@ export class NatsNames {
     this.eventsStream = `${upper}_EVENTS`;
     this.deadLetterStream = `${upper}_DLQ`;
     this.outcomeStream = `${upper}_OUTCOMES`;
+    this.droppedStream = `${upper}_DROPPED`;
     this.events = `${this.ns}.ev.>`;
     this.deadLetters = `${this.ns}.dlq.>`;
     this.outcomes = `${this.ns}.outcome.>`;
+    this.dropped = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.eventsStream}.*`;
   }
 
   eventSubject(key: string, type: string): string {
@@ -57,6 +64,14 @@ export class NatsNames {
   /** Durable consumer of a group; `group` must already be a plain token (see `assertGroupName`). */
   consumerName(group: string): string {
     return `${this.ns}_${group}`;
+  }
+
+  /** The group whose durable consumer this is; undefined for another's. */
+  groupOfConsumer(consumer: string): string | undefined {
+    const prefix = `${this.ns}_`;
+    return consumer.startsWith(prefix) && consumer.length > prefix.length
+      ? consumer.slice(prefix.length)
+      : undefined;
   }
 
   deadLetterSubject(group: string): string {

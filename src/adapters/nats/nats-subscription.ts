@@ -9,6 +9,7 @@ import type {
 import { decodeDelivered } from './nats-codec.js';
 import { PendingWork, type NatsContext } from './nats-connection.js';
 import { publishDeadLetter } from './nats-dead-letters.js';
+import { maxDeliverOf } from './nats-groups.js';
 import { recordOutcome, withError } from './nats-outcomes.js';
 
 /**
@@ -57,6 +58,8 @@ export class NatsSubscription implements Subscription {
   private consumer: Consumer | undefined;
   /** Tells the incarnations of the consumer apart (a replay recreates it) in DLQ ids. */
   private incarnation = 0;
+  /** The consumer's `max_deliver` (-1: none): a NAK of the last delivery would drop it. */
+  private maxDeliver = -1;
   /** Bumped when a replay replaced the consumer: deliveries of the old one are stale. */
   private generation = 0;
   private readonly handed = new Set<Handed>();
@@ -85,6 +88,10 @@ export class NatsSubscription implements Subscription {
 
   get types(): readonly string[] {
     return this.setup.spec.types;
+  }
+
+  get maxAttempts(): number | undefined {
+    return this.setup.spec.maxAttempts;
   }
 
   stop(): Promise<void> {
@@ -116,6 +123,7 @@ export class NatsSubscription implements Subscription {
     if (replaced) {
       this.generation += 1;
       this.incarnation = Date.parse(replaced.created);
+      this.maxDeliver = maxDeliverOf(replaced);
     }
     this.state = 'running';
     this.pump();
@@ -129,6 +137,7 @@ export class NatsSubscription implements Subscription {
         if (this.state !== 'starting') return;
         this.consumer = consumer;
         this.incarnation = Date.parse(info.created);
+        this.maxDeliver = maxDeliverOf(info);
         this.state = 'running';
         this.pump();
       } catch {
@@ -311,7 +320,14 @@ export class NatsSubscription implements Subscription {
     delayMs: number,
     error: string | undefined,
   ): void {
-    this.work.add(this.settle(item.msg, Math.max(0, delayMs)));
+    const { msg } = item;
+    if (this.maxDeliver > 0 && msg.info.deliveryCount >= this.maxDeliver) {
+      // The server would not deliver it again (a limit an older version set): keep it.
+      const reason = `${error ?? 'not done'} (the consumer allows ${this.maxDeliver} deliveries)`;
+      this.work.add(this.deadLetter(msg, event, attempt, reason));
+      return;
+    }
+    this.work.add(this.settle(msg, Math.max(0, delayMs)));
     this.record(event, withError({ state: 'retrying', attempts: attempt }, error));
   }
 
