@@ -214,6 +214,8 @@ export const HealthView = z.object({ status: z.literal('ok') });
 
 export const ReadyView = z.object({
   ready: z.boolean(),
-  checks: z.record(z.string(), z.boolean()),
+  /** A warning passes: the process is ready, but something is unsafe (see `warnings`). */
+  checks: z.record(z.string(), z.union([z.boolean(), z.literal('warning')])),
+  warnings: z.record(z.string(), z.string()).optional(),
   error: ErrorBody.shape.error.optional(),
 });

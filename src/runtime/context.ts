@@ -23,6 +23,12 @@ export interface Backends {
   readonly lease: Lease;
   /** Whether the engines the intake needs (the hot store and the log) answer. */
   ping(): Promise<Record<string, boolean>>;
+  /**
+   * What answers but is unsafe, by check name (`redisPersistence`: a Redis that keeps
+   * nothing across a restart): logged at start and shown by `/readyz`, never a reason to
+   * refuse work. Absent or empty: nothing to warn about.
+   */
+  warnings?(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -48,7 +54,10 @@ export interface SyncCommands {
 
 export interface ReadyReport {
   readonly ready: boolean;
-  readonly checks: Record<string, boolean>;
+  /** Per check: passed, failed, or `'warning'` (passed, but unsafe: see `warnings`). */
+  readonly checks: Record<string, boolean | 'warning'>;
+  /** Why a check is a warning, by its name. */
+  readonly warnings?: Record<string, string>;
 }
 
 /** Everything the HTTP layer needs, built once by the composition root. */

@@ -6,12 +6,13 @@ import type { Lease } from '../ports/lease.js';
 /**
  * Holds a lease for this process while it can: tries to take it, renews it at a third of
  * its TTL, and reports when it is won or lost. A process that dies stops renewing, and
- * another takes over once the TTL has lapsed.
+ * another takes over once the TTL has lapsed. A renewal that comes back with another token
+ * means the lease lapsed and was taken again meanwhile: lost, then won anew.
  */
 export class LeaseKeeper {
   readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   private timer: NodeJS.Timeout | undefined;
-  private holding = false;
+  private holding: number | undefined;
   private stopped = false;
 
   constructor(
@@ -23,7 +24,12 @@ export class LeaseKeeper {
   ) {}
 
   get held(): boolean {
-    return this.holding && !this.stopped;
+    return this.token !== undefined;
+  }
+
+  /** The fencing token while this process holds the lease. */
+  get token(): number | undefined {
+    return this.stopped ? undefined : this.holding;
   }
 
   async start(): Promise<void> {
@@ -33,30 +39,33 @@ export class LeaseKeeper {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    if (this.holding) await this.lease.release(this.name, this.holder).catch(() => undefined);
-    this.holding = false;
+    if (this.holding !== undefined) {
+      await this.lease.release(this.name, this.holder).catch(() => undefined);
+    }
+    this.holding = undefined;
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    let won = false;
+    let token: number | undefined;
     try {
-      won = await this.lease.acquire(this.name, this.holder, this.ttlMs);
+      token = await this.lease.acquire(this.name, this.holder, this.ttlMs);
     } catch (error) {
       this.logger.warn({ lease: this.name, err: String(error) }, 'lease not renewed');
     }
-    if (won && !this.holding) {
-      this.holding = true;
+    if (this.holding !== undefined && token !== this.holding) {
+      this.holding = undefined;
+      this.logger.warn({ lease: this.name }, 'lease lost: another process runs the schedules');
+    }
+    if (token !== undefined && this.holding === undefined) {
+      this.holding = token;
       this.logger.info(
-        { lease: this.name, holder: this.holder },
+        { lease: this.name, holder: this.holder, token },
         'lease won: running the schedules',
       );
       await this.onWon().catch((error: unknown) =>
         this.logger.warn({ err: String(error) }, 'first run after winning the lease failed'),
       );
-    } else if (!won && this.holding) {
-      this.holding = false;
-      this.logger.warn({ lease: this.name }, 'lease lost: another process runs the schedules');
     }
     if (this.stopped) return;
     this.timer = setTimeout(() => void this.tick(), Math.max(50, Math.floor(this.ttlMs / 3)));

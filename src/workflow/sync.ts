@@ -1,10 +1,17 @@
 import { isTerminal } from '../domain/status.js';
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
+import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { CatalogProduct, StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
+import { superseded, SyncLock, type SyncHold } from './sync-lock.js';
+
+/** The lease every sync run of every process holds while it runs. */
+export const SYNC_LEASE = 'sync';
+const SYNC_LEASE_TTL_MS = 5_000;
+const SYNC_WAIT_MS = 30_000;
 
 export interface SyncDeps {
   readonly sot: SourceOfTruth;
@@ -12,19 +19,35 @@ export interface SyncDeps {
   readonly orders: OrderStore;
   readonly outbox: SyncOutbox;
   readonly clock: Clock;
+  /** Where the runs of all processes take turns (the `sync` lease) and get their fence. */
+  readonly lease: Lease;
   readonly batchSize?: number;
+  /** How long a run's hold of the lease lasts unrenewed (5 s). */
+  readonly leaseTtlMs?: number;
+  /** How long a run waits for another process's run to end (30 s). */
+  readonly waitMs?: number;
 }
 
 /**
- * The two syncs with the shop's source of truth. They run one at a time (a sync-in that
- * read `on_hand` before a sync-out wrote and marked an order would count it twice), and
- * every step is idempotent per order, so a crash anywhere is mended by running again.
+ * The two syncs with the shop's source of truth. They run one at a time across every
+ * process (a sync-in that read `on_hand` before a sync-out wrote and marked an order would
+ * count it twice): each run holds the `sync` lease, and its writes to the stock cache carry
+ * the lease's fencing token, so a run that lost the lease while paused is refused rather
+ * than applying what it read before. Every step is idempotent per order, so a crash
+ * anywhere is mended by running again.
  */
 export class SourceOfTruthSync {
+  /** This process's runs queue here rather than poll the lease against each other. */
   private queue: Promise<unknown> = Promise.resolve();
   private lastAt: string | undefined;
+  private readonly lock: SyncLock;
 
-  constructor(private readonly deps: SyncDeps) {}
+  constructor(private readonly deps: SyncDeps) {
+    this.lock = new SyncLock(deps.lease, SYNC_LEASE, {
+      ttlMs: deps.leaseTtlMs ?? SYNC_LEASE_TTL_MS,
+      waitMs: deps.waitMs ?? SYNC_WAIT_MS,
+    });
+  }
 
   get lastSyncAt(): string | undefined {
     return this.lastAt;
@@ -32,8 +55,8 @@ export class SourceOfTruthSync {
 
   /** Sync-out: terminal orders to the SoT (on_hand in the same SoT transaction). */
   syncOut(): Promise<number> {
-    return this.exclusive(async () => {
-      const written = await this.pushOutbox();
+    return this.exclusive(async (hold) => {
+      const written = await this.pushOutbox(hold);
       this.touch();
       return written;
     });
@@ -46,17 +69,19 @@ export class SourceOfTruthSync {
    * same orders, and sell-able stock would vanish.
    */
   syncIn(): Promise<number> {
-    return this.exclusive(async () => {
-      await this.pushOutbox();
+    return this.exclusive(async (hold) => {
+      await this.pushOutbox(hold);
+      hold.assertHeld();
       const products = await this.deps.sot.products();
-      await this.deps.stock.reconcile(products);
+      hold.assertHeld();
+      fenced(await this.deps.stock.reconcile(products, hold.token));
       this.touch();
       return products.length;
     });
   }
 
   /** Writes the outbox to the SoT, then tells the stock cache what the SoT now reflects. */
-  private async pushOutbox(): Promise<number> {
+  private async pushOutbox(hold: SyncHold): Promise<number> {
     const { outbox, orders, sot, stock } = this.deps;
     const limit = this.deps.batchSize ?? 500;
     let written = 0;
@@ -66,10 +91,15 @@ export class SourceOfTruthSync {
       const ids = [...new Set(entries.map((entry) => entry.orderId))];
       const found = await Promise.all(ids.map((id) => orders.get(id)));
       const terminal = found.filter((order): order is Order => !!order && isTerminal(order.status));
+      hold.assertHeld();
       if (terminal.length > 0) await sot.applyOrders(terminal);
-      await Promise.all(
-        terminal.map((order) => stock.markSynced(order.orderId, order.status === 'COMPLETED')),
+      const marked = await Promise.all(
+        terminal.map((order) =>
+          stock.markSynced(order.orderId, order.status === 'COMPLETED', hold.token),
+        ),
       );
+      // Refused: a newer run marks them itself (it takes the same entries, still here).
+      fenced(marked.every(Boolean));
       await outbox.done(entries);
       written += terminal.length;
       if (entries.length < limit) break;
@@ -79,10 +109,11 @@ export class SourceOfTruthSync {
 
   /** A product written to the SoT and pushed to the stock cache at once (see `syncIn`). */
   putProduct(product: CatalogProduct): Promise<void> {
-    return this.exclusive(async () => {
-      await this.pushOutbox();
+    return this.exclusive(async (hold) => {
+      await this.pushOutbox(hold);
+      hold.assertHeld();
       await this.deps.sot.putProduct(product);
-      await this.deps.stock.reconcile([product]);
+      fenced(await this.deps.stock.reconcile([product], hold.token));
     });
   }
 
@@ -90,9 +121,20 @@ export class SourceOfTruthSync {
     this.lastAt = new Date(this.deps.clock.now()).toISOString();
   }
 
-  private exclusive<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(work, work);
+  /** Holds the lease for `work`, having first fenced off every older run. */
+  private exclusive<T>(work: (hold: SyncHold) => Promise<T>): Promise<T> {
+    const held = (): Promise<T> =>
+      this.lock.run(async (hold) => {
+        fenced(await this.deps.stock.reconcile([], hold.token));
+        return work(hold);
+      });
+    const run = this.queue.then(held, held);
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** A stock-cache write refused by its fence: a newer run holds the lease. */
+function fenced(admitted: boolean): void {
+  if (!admitted) throw superseded();
 }

@@ -5,6 +5,10 @@ import { sleep } from './support.js';
 
 const LONG = 30_000;
 
+/** A fencing token: what `acquire` answers its holder. */
+const held = (token: number | undefined): token is number =>
+  Number.isSafeInteger(token) && (token ?? 0) > 0;
+
 /**
  * The behaviour every Lease adapter must show; `factory` gives isolated storage per test.
  * A lease lapses in real time (an adapter may keep time in its engine), so the suite
@@ -28,41 +32,88 @@ export function describeLeaseContract(name: string, factory: FixtureFactory<Leas
       const claims = await Promise.all(
         Array.from({ length: 10 }, (_, i) => lease.acquire('sync-out', `p${i}`, LONG)),
       );
-      expect(claims.filter(Boolean)).toHaveLength(1);
-      expect(await lease.acquire('sync-out', 'late', LONG)).toBe(false);
-      expect(await lease.acquire('sync-in', 'late', LONG)).toBe(true);
+      expect(claims.filter(held)).toHaveLength(1);
+      expect(await lease.acquire('sync-out', 'late', LONG)).toBeUndefined();
+      expect(held(await lease.acquire('sync-in', 'late', LONG))).toBe(true);
     });
 
     it('is renewed by its holder and refused to others meanwhile', async () => {
-      expect(await lease.acquire('sync-out', 'a', LONG)).toBe(true);
-      expect(await lease.acquire('sync-out', 'a', LONG)).toBe(true);
-      expect(await lease.acquire('sync-out', 'b', LONG)).toBe(false);
-      expect(await lease.acquire('sync-out', 'a', LONG)).toBe(true);
+      expect(held(await lease.acquire('sync-out', 'a', LONG))).toBe(true);
+      expect(held(await lease.acquire('sync-out', 'a', LONG))).toBe(true);
+      expect(await lease.acquire('sync-out', 'b', LONG)).toBeUndefined();
+      expect(held(await lease.acquire('sync-out', 'a', LONG))).toBe(true);
     });
 
     it('is taken over once the holder let it lapse', async () => {
-      expect(await lease.acquire('sync-out', 'a', 100)).toBe(true);
-      expect(await lease.acquire('sync-out', 'b', LONG)).toBe(false);
+      expect(held(await lease.acquire('sync-out', 'a', 100))).toBe(true);
+      expect(await lease.acquire('sync-out', 'b', LONG)).toBeUndefined();
       await sleep(250);
-      expect(await lease.acquire('sync-out', 'b', LONG)).toBe(true);
-      expect(await lease.acquire('sync-out', 'a', LONG)).toBe(false);
+      expect(held(await lease.acquire('sync-out', 'b', LONG))).toBe(true);
+      expect(await lease.acquire('sync-out', 'a', LONG)).toBeUndefined();
     });
 
     it('is given up by its holder only', async () => {
-      expect(await lease.acquire('sync-out', 'a', LONG)).toBe(true);
+      expect(held(await lease.acquire('sync-out', 'a', LONG))).toBe(true);
       await lease.release('sync-out', 'b');
-      expect(await lease.acquire('sync-out', 'b', LONG)).toBe(false);
+      expect(await lease.acquire('sync-out', 'b', LONG)).toBeUndefined();
       await lease.release('sync-out', 'a');
       await lease.release('sync-out', 'a');
-      expect(await lease.acquire('sync-out', 'b', LONG)).toBe(true);
+      expect(held(await lease.acquire('sync-out', 'b', LONG))).toBe(true);
+    });
+
+    it('keeps its fencing token across renewals', async () => {
+      const token = await lease.acquire('sync', 'a', LONG);
+      expect(held(token)).toBe(true);
+      expect(await lease.acquire('sync', 'a', LONG)).toBe(token);
+      expect(await lease.acquire('sync', 'b', LONG)).toBeUndefined();
+      expect(await lease.acquire('sync', 'a', LONG)).toBe(token);
+    });
+
+    it('gives every new holder a larger token than any before it', async () => {
+      const first = (await lease.acquire('sync', 'a', 100)) ?? 0;
+      await sleep(250);
+      // Taken over after a lapse: the paused holder's token is now the older one.
+      const second = (await lease.acquire('sync', 'b', LONG)) ?? 0;
+      expect(second).toBeGreaterThan(first);
+      await lease.release('sync', 'b');
+      // After a release, also by a holder that had it before.
+      const third = (await lease.acquire('sync', 'a', LONG)) ?? 0;
+      expect(third).toBeGreaterThan(second);
+      await lease.release('sync', 'a');
+      const fourth = (await lease.acquire('sync', 'a', LONG)) ?? 0;
+      expect(fourth).toBeGreaterThan(third);
+    });
+
+    it('hands out each token once among concurrent takers, in increasing order', async () => {
+      const tokens: number[] = [];
+      for (let round = 0; round < 5; round += 1) {
+        const claims = await Promise.all(
+          Array.from({ length: 5 }, (_, i) => lease.acquire('sync', `r${round}p${i}`, LONG)),
+        );
+        const won = claims.filter(held);
+        expect(won).toHaveLength(1);
+        tokens.push(...won);
+        await Promise.all(claims.map((_, i) => lease.release('sync', `r${round}p${i}`)));
+      }
+      expect([...tokens].sort((a, b) => a - b)).toEqual(tokens);
+      expect(new Set(tokens).size).toBe(tokens.length);
+    });
+
+    it('keeps tokens increasing for every adapter on the same storage', async () => {
+      const other = fixture.open(systemClock);
+      const first = (await lease.acquire('sync', 'a', LONG)) ?? 0;
+      await lease.release('sync', 'a');
+      const second = (await other.acquire('sync', 'b', LONG)) ?? 0;
+      expect(second).toBeGreaterThan(first);
+      expect(await lease.acquire('sync', 'a', LONG)).toBeUndefined();
     });
 
     it('is one lease for every adapter on the same storage', async () => {
       const other = fixture.open(systemClock);
-      expect(await lease.acquire('sync-out', 'a', LONG)).toBe(true);
-      expect(await other.acquire('sync-out', 'b', LONG)).toBe(false);
+      expect(held(await lease.acquire('sync-out', 'a', LONG))).toBe(true);
+      expect(await other.acquire('sync-out', 'b', LONG)).toBeUndefined();
       await lease.release('sync-out', 'a');
-      expect(await other.acquire('sync-out', 'b', LONG)).toBe(true);
+      expect(held(await other.acquire('sync-out', 'b', LONG))).toBe(true);
     });
   });
 }

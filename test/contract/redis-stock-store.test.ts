@@ -4,6 +4,7 @@ import { RedisStockStore } from '../../src/adapters/redis/redis-stock-store.js';
 import type { CatalogProduct } from '../../src/ports/stock-store.js';
 import { deleteNamespace, openRedis, REDIS_FIXTURES } from '../helpers/backends-redis.js';
 import { enginesUp, randomNamespace } from '../helpers/engines.js';
+import { describeStockFencingContract } from './stock-fencing.contract.js';
 import { describeStockStoreContract } from './stock-store.contract.js';
 import { orderId } from './support.js';
 
@@ -16,6 +17,7 @@ function product(sku: string, onHand: number): CatalogProduct {
 const up = await enginesUp('redis');
 describe.skipIf(!up)('redis', () => {
   describeStockStoreContract('redis', REDIS_FIXTURES.stockStore);
+  describeStockFencingContract('redis', REDIS_FIXTURES.stockStore);
 
   describe('RedisStockStore on two connections', () => {
     let connections: RedisConnection[];

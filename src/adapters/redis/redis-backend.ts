@@ -4,6 +4,7 @@ import { RedisConnection, type RedisConnectionOptions } from './redis-connection
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
 import { RedisLease } from './redis-lease.js';
 import { RedisOrderStore } from './redis-order-store.js';
+import { RedisPersistenceCheck } from './redis-persistence.js';
 import { RedisStockStore } from './redis-stock-store.js';
 import { RedisSyncOutbox } from './redis-sync-outbox.js';
 
@@ -24,6 +25,8 @@ export interface RedisBackend {
   readonly lease: RedisLease;
   /** True while Redis answers. */
   ping(): Promise<boolean>;
+  /** Up but unsafe, by check name: `redisPersistence` when Redis keeps nothing on a restart. */
+  warnings(): Promise<Record<string, string>>;
   /** Closes the order store's subscriber and the connection; the log is the caller's. */
   close(): Promise<void>;
 }
@@ -39,6 +42,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
   // Subscribed before the process serves: a watch must not miss a change made elsewhere
   // while its subscription was still on its way.
   await orders.watching().catch(() => undefined);
+  const persistence = new RedisPersistenceCheck(connection);
   let closing: Promise<void> | undefined;
   return {
     orders,
@@ -47,6 +51,10 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
     outbox: new RedisSyncOutbox(connection, namespace, clock),
     lease: new RedisLease(connection, namespace),
     ping: () => connection.ping(),
+    warnings: async (): Promise<Record<string, string>> => {
+      const warning = await persistence.warning();
+      return warning === undefined ? {} : { redisPersistence: warning };
+    },
     close: () =>
       (closing ??= (async () => {
         await orders.close();

@@ -1,16 +1,19 @@
 import type { Lease } from '../../ports/lease.js';
 import type { RedisConnection, RedisScript } from './redis-connection.js';
 
-/** KEYS: lease. ARGV: holder, ttlMs. Takes a free lease or renews one's own. */
+/**
+ * KEYS: lease, token counter. ARGV: holder, ttlMs. Takes a free lease (with the next
+ * token) or renews one's own (keeping its token); 0 while another holds it.
+ */
 const ACQUIRE = `
 local holder = redis.call('GET', KEYS[1])
 if not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
+  return redis.call('INCR', KEYS[2])
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
+  return tonumber(redis.call('GET', KEYS[2])) or redis.call('INCR', KEYS[2])
 end
 return 0
 `;
@@ -24,6 +27,8 @@ return 1
 /**
  * Leases in Redis at `<ns>:lease:<name>`, holding the holder's name. The TTL is Redis's own
  * (PX), so the processes' clocks need not agree: one server's clock decides when it lapses.
+ * The fencing token is a counter beside it (`<ns>:lease-token:<name>`, never expiring),
+ * bumped by every take: only the holder of the moment has the counter's value.
  */
 export class RedisLease implements Lease {
   private readonly acquireScript: RedisScript;
@@ -33,13 +38,16 @@ export class RedisLease implements Lease {
     connection: RedisConnection,
     private readonly namespace: string,
   ) {
-    this.acquireScript = connection.script('orderflowLeaseAcquire', ACQUIRE);
+    this.acquireScript = connection.script('orderflowLeaseAcquireFenced', ACQUIRE);
     this.releaseScript = connection.script('orderflowLeaseRelease', RELEASE);
   }
 
-  async acquire(name: string, holder: string, ttlMs: number): Promise<boolean> {
+  async acquire(name: string, holder: string, ttlMs: number): Promise<number | undefined> {
     const ttl = Math.max(1, Math.ceil(ttlMs));
-    return (await this.acquireScript([this.key(name)], [holder, ttl])) === 1;
+    const token = Number(
+      await this.acquireScript([this.key(name), this.tokenKey(name)], [holder, ttl]),
+    );
+    return token > 0 ? token : undefined;
   }
 
   async release(name: string, holder: string): Promise<void> {
@@ -48,5 +56,9 @@ export class RedisLease implements Lease {
 
   private key(name: string): string {
     return `${this.namespace}:lease:${name}`;
+  }
+
+  private tokenKey(name: string): string {
+    return `${this.namespace}:lease-token:${name}`;
   }
 }

@@ -1,9 +1,9 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
-import { ApiError } from '../../domain/errors.js';
+import { ApiError, RetryableError } from '../../domain/errors.js';
 import { ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
 import type { LogEvent } from '../../ports/event-log.js';
 import type { CatalogProduct } from '../../ports/stock-store.js';
-import type { ServiceContext } from '../../runtime/context.js';
+import type { ServiceContext, SyncReport } from '../../runtime/context.js';
 import { asUnavailable, orUnavailable } from '../errors.js';
 import {
   AdminProductView,
@@ -27,6 +27,21 @@ import type { HttpDeps } from './deps.js';
 const SOT_READ_TIMEOUT_MS = 2_000;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The sync's own refusals: another run (in any process) holds the sync lease. */
+const SYNC_CONTENDED: ReadonlySet<string> = new Set(['sync_busy', 'sync_superseded']);
+
+/** A sync run now: 503 + Retry-After, saying whether another run or the SoT is in the way. */
+async function syncNow(run: Promise<SyncReport>): Promise<SyncReport> {
+  try {
+    return await run;
+  } catch (error) {
+    if (error instanceof RetryableError && SYNC_CONTENDED.has(error.code)) {
+      throw new ApiError('service_unavailable', `${error.message}; retry shortly`, undefined, 1);
+    }
+    throw asUnavailable(error, 'the source of truth');
+  }
+}
 
 function eventView(event: LogEvent): DeadLettersView['deadLetters'][number]['event'] {
   return {
@@ -278,7 +293,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
         response: { 200: SyncReportView, ...ERROR_RESPONSES },
       },
     },
-    () => orUnavailable(ctx.sync.stock(), 'the source of truth'),
+    () => syncNow(ctx.sync.stock()),
   );
 
   app.post(
@@ -291,7 +306,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
         response: { 200: SyncReportView, ...ERROR_RESPONSES },
       },
     },
-    () => orUnavailable(ctx.sync.orders(), 'the source of truth'),
+    () => syncNow(ctx.sync.orders()),
   );
 
   done();

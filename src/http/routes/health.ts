@@ -36,13 +36,15 @@ export const healthRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, d
         request.log.warn({ err: error }, 'readiness check failed');
         report = { ready: false, checks: {} };
       }
-      if (report.ready) return { ready: true, checks: report.checks };
+      const { checks, warnings } = report;
+      if (report.ready) return { ready: true, checks, warnings };
       return reply
         .code(503)
         .header('retry-after', '1')
         .send({
           ready: false,
-          checks: report.checks,
+          checks,
+          warnings,
           error: { code: 'service_unavailable' as const, message: 'not ready' },
         });
     },
