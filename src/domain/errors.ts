@@ -43,6 +43,8 @@ export const ERROR_CATALOG = {
   idempotency_key_reused: 422,
   rate_limited: 429,
   too_many_declines: 429,
+  /** Over the cap of open event streams per API key or per IP. */
+  too_many_streams: 429,
   internal_error: 500,
   service_unavailable: 503,
 } as const;

@@ -16,6 +16,7 @@ import {
 import { ApiError } from '../domain/errors.js';
 import type { ServiceContext } from '../runtime/context.js';
 import { ANONYMOUS, createAuthenticator, requireAdmin } from './auth.js';
+import { forwardedFor, trustProxyOption } from './client-ip.js';
 import { clientErrorHandler, errorBody, sendError } from './errors.js';
 import { httpMetrics } from './metrics.js';
 import { RateLimiter, rateLimited } from './rate-limit.js';
@@ -60,7 +61,7 @@ export interface AppOptions {
 /**
  * The HTTP API, assembled and not listening: the caller listens (and may add hooks first).
  *
- * Hook order of an authenticated route: IP rate limit → authentication → key rate limit →
+ * Hook order of an authenticated route: the end user's IP (a trusted proxy header) → IP rate limit → authentication → key rate limit →
  * (admin routes) role check → content type and body size → JSON parse → schema validation
  * → handler. Nothing before the handler writes anything.
  */
@@ -84,7 +85,8 @@ export async function buildApp(
       headersTimeout: requestTimeout,
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     },
-    trustProxy: false,
+    // `request.ip` is the end user's only behind a configured trusted header (client-ip.ts).
+    trustProxy: trustProxyOption(ctx.config.trustedProxyHeader),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     clientErrorHandler,
@@ -102,6 +104,15 @@ export async function buildApp(
         errorBody('not_found', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`),
       ),
   );
+
+  const { trustedProxyHeader } = ctx.config;
+  if (trustedProxyHeader !== undefined) {
+    // First of all hooks: everything after it (rate limits, routes) reads the same `request.ip`.
+    app.addHook('onRequest', (request, _reply, done) => {
+      forwardedFor(trustedProxyHeader, request.raw.headers);
+      done();
+    });
+  }
 
   let closing = false;
   app.addHook('preClose', (done) => {

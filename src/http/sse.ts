@@ -6,6 +6,7 @@ import { principalOf } from './auth.js';
 import { visibleOrder } from './routes/orders.js';
 import { ERROR_RESPONSES, OrderIdParams, SECURED } from './schemas.js';
 import type { HttpDeps } from './routes/deps.js';
+import { StreamSlots, takeSlots } from './stream-slots.js';
 
 /** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000;
@@ -20,12 +21,16 @@ export function isFinal(order: Order): boolean {
 /**
  * `GET /v1/orders/{id}/events`: Server-Sent Events. First one `status` event per history
  * entry (`id:` its index), then one per change, until the order is final. Watching starts
- * before the order is read, so a change in between is not lost.
+ * before the order is read, so a change in between is not lost. Open streams are capped
+ * per API key and per IP (in this process): each holds a socket and a watcher until its
+ * order is final, and one client must not hold them all.
  */
 export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, done) => {
   const { orders } = ctx.backends;
   /** Open streams, ended when the app closes so that the server can stop. */
   const open = new Set<() => void>();
+  const perKey = new StreamSlots(ctx.config.sseMaxPerKey, 'API key');
+  const perIp = new StreamSlots(ctx.config.sseMaxPerIp, 'IP');
 
   app.addHook('preClose', (hookDone) => {
     for (const close of [...open]) close();
@@ -40,7 +45,8 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         description:
           'Each event is `event: status`, `id: <index in history>`, `data: {"status","at"}`. The history so far ' +
           'comes first; the stream ends after a terminal status (a COMPLETED order with a cancel pending goes on ' +
-          'until REFUNDED). A comment line is sent every 15 s.',
+          'until REFUNDED). A comment line is sent every 15 s. Open streams are capped per API key and per IP ' +
+          '(`429 too_many_streams` with Retry-After past the cap).',
         tags: ['orders'],
         security: SECURED,
         params: OrderIdParams,
@@ -63,8 +69,10 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
       };
       const unsubscribe = orders.watch(id, (order) => onChange(order));
       let order: Order;
+      let releaseSlots: () => void;
       try {
         order = visibleOrder(principal, await orders.get(id), id);
+        releaseSlots = takeSlots(perKey, perIp, principal.id, request.ip);
       } catch (error) {
         unsubscribe();
         throw error;
@@ -89,6 +97,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         closed = true;
         clearInterval(heartbeat);
         unsubscribe();
+        releaseSlots();
         open.delete(close);
         if (!res.writableEnded) res.end();
       };

@@ -1,9 +1,12 @@
 import { RetryableError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
 import type {
+  CancelRequest,
+  CancelResult,
   ChargeRequest,
   ChargeResult,
   PaymentGateway,
+  PaymentLookup,
   RefundRequest,
 } from '../ports/payment-gateway.js';
 
@@ -65,6 +68,14 @@ export class PaymentCircuitBreaker implements PaymentGateway {
 
   refund(request: RefundRequest): Promise<void> {
     return this.call(() => this.inner.refund(request));
+  }
+
+  cancel(request: CancelRequest): Promise<CancelResult> {
+    return this.call(() => this.inner.cancel(request));
+  }
+
+  find(orderId: string): Promise<PaymentLookup> {
+    return this.call(() => this.inner.find(orderId));
   }
 
   private async call<T>(invoke: () => Promise<T>): Promise<T> {

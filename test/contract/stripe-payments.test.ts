@@ -12,6 +12,7 @@ import {
 import { RetryableError, TerminalError } from '../../src/domain/errors.js';
 import type { ChargeRequest } from '../../src/ports/payment-gateway.js';
 import { FakeStripe, NO_FAULTS } from '../helpers/fake-stripe.js';
+import { chargeOf } from './payment-gateway.contract.js';
 
 const SECRET = 'whsec_contract';
 const fake = new FakeStripe({ apiKey: 'sk_test_contract' });
@@ -28,16 +29,6 @@ function adapter(options: Partial<StripePaymentsOptions> = {}): StripePayments {
     timeoutMs: 5_000,
     ...options,
   });
-}
-
-function chargeOf(paymentMethod = 'pm_card_visa', amount = 1999): ChargeRequest {
-  const orderId = randomUUID();
-  return {
-    orderId,
-    amount: { amount, currency: 'USD' },
-    paymentMethod,
-    idempotencyKey: `${orderId}:charge`,
-  };
 }
 
 function refundOf(
@@ -73,17 +64,18 @@ describe('Stripe payments: answers', () => {
     expect(fake.capturedFor(request.orderId)).toBe(4321);
   });
 
-  it('a card error (402) is a final decline with its message, nothing captured', async () => {
+  it('a card error (402) is a final decline with its message and card, nothing captured', async () => {
     const request = chargeOf('pm_card_chargeDeclined');
-    expect(await stripe.charge(request)).toEqual({
+    const declined = await stripe.charge(request);
+    expect(declined).toEqual({
       status: 'declined',
       reason: 'Your card was declined.',
+      cardFingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) as unknown,
     });
     // Asked again (a redelivery), the provider replays the same decline.
-    expect(await stripe.charge(request)).toEqual({
-      status: 'declined',
-      reason: 'Your card was declined.',
-    });
+    expect(await stripe.charge(request)).toEqual(declined);
+    // Another order with the same card: the same fingerprint.
+    expect(await stripe.charge(chargeOf('pm_card_chargeDeclined'))).toEqual(declined);
     expect(fake.capturedFor(request.orderId)).toBe(0);
     expect(fake.intentsFor(request.orderId)).toHaveLength(1);
   });
@@ -92,6 +84,7 @@ describe('Stripe payments: answers', () => {
     const result = await stripe.charge(chargeOf('pm_card_nonsense'));
     expect(result.status).toBe('declined');
     expect(result.status === 'declined' && result.reason).toContain('pm_card_nonsense');
+    expect(result).not.toHaveProperty('cardFingerprint');
   });
 
   it('3-D Secure is pending; after the customer completes it the same key answers succeeded', async () => {
@@ -110,6 +103,7 @@ describe('Stripe payments: answers', () => {
       orderId: request.orderId,
       paymentRef: pending.paymentRef,
       succeeded: true,
+      amount: { amount: 1999, currency: 'USD' },
     });
     expect(await stripe.charge(request)).toEqual({
       status: 'succeeded',
@@ -130,6 +124,7 @@ describe('Stripe payments: answers', () => {
       orderId: request.orderId,
       paymentRef: pending.paymentRef,
       succeeded: false,
+      amount: { amount: 1999, currency: 'USD' },
     });
     expect(outcome?.reason).toContain('authenticate');
     expect(await stripe.charge(request)).toMatchObject({ status: 'declined' });
@@ -156,6 +151,23 @@ describe('Stripe payments: answers', () => {
     );
     const other = fake.signedWebhook({ ...event, type: 'charge.refunded' }, SECRET);
     expect(stripe.verify(Buffer.from(other.body), other.signature)).toBeUndefined();
+  });
+
+  it('webhooks: the amount is what was captured, its currency upper-case; none is a validation error', () => {
+    const request = chargeOf();
+    const intent = { ...fakeIntent(request.orderId), amount: 5000, amount_received: 4000 };
+    const partial = fake.signedWebhook(fake.event('payment_intent.succeeded', intent), SECRET);
+    expect(stripe.verify(Buffer.from(partial.body), partial.signature)).toMatchObject({
+      succeeded: true,
+      amount: { amount: 4000, currency: 'USD' },
+    });
+    const event = fake.event('payment_intent.succeeded', intent);
+    const withoutAmount: Partial<typeof event.data.object> = { ...event.data.object };
+    delete withoutAmount.amount_received;
+    const unpriced = fake.signedWebhook({ ...event, data: { object: withoutAmount } }, SECRET);
+    const verifyUnpriced = () => stripe.verify(Buffer.from(unpriced.body), unpriced.signature);
+    expect(verifyUnpriced).toThrow(TerminalError);
+    expect(verifyUnpriced).toThrow(/no valid amount_received/);
   });
 
   it('a wrong API key is a terminal rejection, not a retry', async () => {
@@ -308,6 +320,100 @@ describe('Stripe payments: refunds', () => {
   });
 });
 
+describe('Stripe payments: cancel and find', () => {
+  const cancelOf = (request: ChargeRequest, paymentRef: string) => ({
+    orderId: request.orderId,
+    paymentRef,
+    idempotencyKey: `${request.orderId}:cancel`,
+  });
+
+  async function pendingCharge(stripe: StripePayments) {
+    const request = chargeOf('pm_card_authenticationRequired');
+    const pending = await stripe.charge(request);
+    if (pending.status !== 'pending') throw new Error(`expected pending, got ${pending.status}`);
+    return { request, paymentRef: pending.paymentRef };
+  }
+
+  it('cancels a 3-D Secure intent at the provider (requires_action → canceled), as abandoned', async () => {
+    const stripe = adapter();
+    const { request, paymentRef } = await pendingCharge(stripe);
+    expect(await stripe.cancel(cancelOf(request, paymentRef))).toEqual({ status: 'cancelled' });
+    expect(fake.intent(paymentRef)).toMatchObject({
+      status: 'canceled',
+      cancellation_reason: 'abandoned',
+    });
+    expect(() => fake.completeAuthentication(paymentRef)).toThrow();
+    expect(fake.capturedFor(request.orderId)).toBe(0);
+  });
+
+  it('the customer completed 3-D Secure before the cancel: succeeded, with the amount captured', async () => {
+    const stripe = adapter();
+    const { request, paymentRef } = await pendingCharge(stripe);
+    fake.completeAuthentication(paymentRef);
+    expect(await stripe.cancel(cancelOf(request, paymentRef))).toEqual({
+      status: 'succeeded',
+      paymentRef,
+      amount: { amount: 1999, currency: 'USD' },
+    });
+    expect(fake.intent(paymentRef)?.status).toBe('succeeded');
+    expect(fake.chargesFor(request.orderId)).toBe(1);
+  });
+
+  it('a cancel whose answer is lost is retried with its key and answers cancelled', async () => {
+    const stripe = adapter();
+    const { request, paymentRef } = await pendingCharge(stripe);
+    await fake.setFaults({ loseAnswerAfterCancel: 1 });
+    const before = { ...fake.stats };
+    expect(await stripe.cancel(cancelOf(request, paymentRef))).toEqual({ status: 'cancelled' });
+    expect(fake.stats.lostAnswers - before.lostAnswers).toBe(1);
+    expect(fake.stats.replays - before.replays).toBe(1);
+  });
+
+  it('a cancel of an intent the provider does not know is terminal; a 429 is retryable', async () => {
+    const request = chargeOf();
+    const unknown = await failure(adapter().cancel(cancelOf(request, 'pi_unknown')));
+    expect(unknown).toBeInstanceOf(TerminalError);
+    await fake.setFaults({ rateLimit: 1 });
+    const limited = await failure(adapter().cancel(cancelOf(request, 'pi_unknown')));
+    expect(limited).toBeInstanceOf(RetryableError);
+  });
+
+  it("finds an order's intents by metadata, quotes in the order id escaped", async () => {
+    const stripe = adapter();
+    const request = { ...chargeOf('pm_card_visa', 700), orderId: `it's\\odd-${randomUUID()}` };
+    const charged = await stripe.charge(request);
+    if (charged.status !== 'succeeded') throw new Error(`charge ${charged.status}`);
+    expect(await stripe.find(request.orderId)).toEqual({
+      status: 'succeeded',
+      paymentRef: charged.paymentRef,
+      amount: { amount: 700, currency: 'USD' },
+    });
+    expect(await stripe.find(`${request.orderId}x`)).toEqual({ status: 'none' });
+  });
+
+  it('a lost charge answer: find tells the capture the order never heard of', async () => {
+    // The provider is slower than the caller waits: the caller gives up, the charge goes on.
+    await fake.setFaults({ latencyMs: 1_000 });
+    const request = chargeOf('pm_card_visa', 1500);
+    const lost = await failure(adapter({ timeoutMs: 100, maxNetworkRetries: 0 }).charge(request));
+    expect(lost).toBeInstanceOf(RetryableError);
+    await waitUntil(() => fake.chargesFor(request.orderId) === 1);
+    await fake.setFaults({ latencyMs: 0 });
+    const [intent] = fake.intentsFor(request.orderId);
+    expect(await adapter().find(request.orderId)).toEqual({
+      status: 'succeeded',
+      paymentRef: intent?.id,
+      amount: { amount: 1500, currency: 'USD' },
+    });
+  });
+
+  it('find while the provider fails is retryable', async () => {
+    await fake.setFaults({ down: 'unavailable' });
+    const error = await failure(adapter({ maxNetworkRetries: 0 }).find(randomUUID()));
+    expect(error).toBeInstanceOf(RetryableError);
+  });
+});
+
 /** A minimal succeeded intent for webhook bodies (not in the ledger). */
 function fakeIntent(orderId: string) {
   return {
@@ -327,6 +433,8 @@ function fakeIntent(orderId: string) {
     last_payment_error: null,
     next_action: null,
     latest_charge: 'ch_1',
+    canceled_at: null,
+    cancellation_reason: null,
   };
 }
 

@@ -6,7 +6,7 @@
  * still in flight → 409 `idempotency_error`; the same key with other parameters → 400).
  */
 import { sleep } from './wait.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Stripe from 'stripe';
@@ -17,6 +17,8 @@ export interface FakeStripeFaults {
   loseAnswerAfterCharge: number;
   /** Share of refunds (0–1) recorded and then answered by a destroyed socket. */
   loseAnswerAfterRefund: number;
+  /** Share of cancels (0–1) made and then answered by a destroyed socket. */
+  loseAnswerAfterCancel: number;
   /** Share of requests (0–1) answered 429 with `Retry-After: rateLimitRetryAfterS`. */
   rateLimit: number;
   rateLimitRetryAfterS: number;
@@ -31,6 +33,7 @@ export interface FakeStripeFaults {
 export const NO_FAULTS: Readonly<FakeStripeFaults> = {
   loseAnswerAfterCharge: 0,
   loseAnswerAfterRefund: 0,
+  loseAnswerAfterCancel: 0,
   rateLimit: 0,
   rateLimitRetryAfterS: 1,
   latencyMs: 0,
@@ -55,7 +58,12 @@ export interface FakePaymentIntent {
   readonly amount: number;
   amount_received: number;
   readonly currency: string;
-  status: 'requires_confirmation' | 'requires_action' | 'requires_payment_method' | 'succeeded';
+  status:
+    | 'requires_confirmation'
+    | 'requires_action'
+    | 'requires_payment_method'
+    | 'succeeded'
+    | 'canceled';
   readonly metadata: Record<string, string>;
   readonly payment_method: string;
   readonly capture_method: 'automatic';
@@ -66,6 +74,8 @@ export interface FakePaymentIntent {
   last_payment_error: StripeErrorBody | null;
   next_action: { type: 'use_stripe_sdk' } | null;
   latest_charge: string | null;
+  canceled_at: number | null;
+  cancellation_reason: string | null;
 }
 
 export interface FakeRefund {
@@ -104,7 +114,17 @@ interface StripeErrorBody {
   code?: string;
   decline_code?: string;
   param?: string;
+  doc_url?: string;
   payment_intent?: FakePaymentIntent;
+  payment_method?: FakePaymentMethod;
+}
+
+/** The PaymentMethod Stripe puts in a card error: its card's fingerprint names the card. */
+interface FakePaymentMethod {
+  readonly id: string;
+  readonly object: 'payment_method';
+  readonly type: 'card';
+  readonly card: { readonly fingerprint: string };
 }
 
 interface Answer {
@@ -397,6 +417,11 @@ export class FakeStripe {
     }
     const url = new URL(req.url ?? '/', 'http://fake');
     const method = req.method ?? 'GET';
+    if (method === 'GET' && url.pathname === '/v1/payment_intents/search') {
+      await sleep(this.faults.latencyMs);
+      this.send(res, this.searchIntents(url.searchParams));
+      return;
+    }
     const retrieve = /^\/v1\/payment_intents\/([^/]+)$/.exec(url.pathname);
     if (method === 'GET' && retrieve) {
       await sleep(this.faults.latencyMs);
@@ -421,6 +446,18 @@ export class FakeStripe {
       await this.idempotent(req, res, body, (params) => this.createRefund(params), 'refund');
       return;
     }
+    const cancel = /^\/v1\/payment_intents\/([^/]+)\/cancel$/.exec(url.pathname);
+    if (method === 'POST' && cancel) {
+      const intentId = decodeURIComponent(cancel[1] as string);
+      await this.idempotent(
+        req,
+        res,
+        body,
+        (params) => this.cancelIntent(intentId, params),
+        'cancel',
+      );
+      return;
+    }
     this.send(
       res,
       failure(404, {
@@ -436,7 +473,7 @@ export class FakeStripe {
     res: http.ServerResponse,
     body: string,
     execute: (params: Params) => Answer,
-    kind: 'charge' | 'refund',
+    kind: 'charge' | 'refund' | 'cancel',
   ): Promise<void> {
     const header = req.headers['idempotency-key'];
     const key = typeof header === 'string' ? header : undefined;
@@ -486,8 +523,11 @@ export class FakeStripe {
       throw error;
     }
     if (key !== undefined) this.keys.set(key, { state: 'done', fingerprint, answer });
-    const lose =
-      kind === 'charge' ? this.faults.loseAnswerAfterCharge : this.faults.loseAnswerAfterRefund;
+    const lose = {
+      charge: this.faults.loseAnswerAfterCharge,
+      refund: this.faults.loseAnswerAfterRefund,
+      cancel: this.faults.loseAnswerAfterCancel,
+    }[kind];
     if (this.chance(lose)) {
       this.stats.lostAnswers += 1;
       req.socket.destroy();
@@ -514,6 +554,8 @@ export class FakeStripe {
         message: 'Missing required param: currency.',
       });
     }
+    const outOfLimits = chargeLimitFailure(amount, currency);
+    if (outOfLimits) return outOfLimits;
     if (paymentMethod === undefined) {
       return failure(400, {
         type: 'invalid_request_error',
@@ -551,11 +593,18 @@ export class FakeStripe {
       last_payment_error: null,
       next_action: null,
       latest_charge: null,
+      canceled_at: null,
+      cancellation_reason: null,
     };
     this.intents.set(intent.id, intent);
     if (text(params.confirm) !== 'true') return { status: 200, body: structuredClone(intent) };
     if (decline) {
-      const error: StripeErrorBody = { type: 'card_error', code: 'card_declined', ...decline };
+      const error: StripeErrorBody = {
+        type: 'card_error',
+        code: 'card_declined',
+        ...decline,
+        payment_method: cardOf(paymentMethod),
+      };
       intent.status = 'requires_payment_method';
       intent.last_payment_error = error;
       intent.latest_charge = id('ch');
@@ -625,6 +674,68 @@ export class FakeStripe {
     return { status: 200, body: refund };
   }
 
+  /**
+   * Stripe's cancel: an intent that has not completed becomes `canceled` (it can no longer
+   * capture); one already canceled or succeeded is refused with 400
+   * `payment_intent_unexpected_state`, the intent in the error.
+   */
+  private cancelIntent(intentId: string, params: Params): Answer {
+    const intent = this.intents.get(intentId);
+    if (!intent) {
+      return failure(404, {
+        type: 'invalid_request_error',
+        code: 'resource_missing',
+        param: 'intent',
+        message: `No such payment_intent: '${intentId}'`,
+      });
+    }
+    if (intent.status === 'canceled' || intent.status === 'succeeded') {
+      return failure(400, {
+        type: 'invalid_request_error',
+        code: 'payment_intent_unexpected_state',
+        message: `You cannot cancel this PaymentIntent because it has a status of ${intent.status}. Only a PaymentIntent with one of the following statuses may be canceled: requires_payment_method, requires_capture, requires_confirmation, requires_action, processing.`,
+        payment_intent: structuredClone(intent),
+      });
+    }
+    intent.status = 'canceled';
+    intent.next_action = null;
+    intent.canceled_at = Math.floor(Date.now() / 1000);
+    intent.cancellation_reason = text(params.cancellation_reason) ?? null;
+    return { status: 200, body: structuredClone(intent) };
+  }
+
+  /**
+   * Stripe's search, for the one query orderflow makes: `metadata['key']:'value'` (exact
+   * match), newest first. Unlike Stripe's index it is never behind.
+   */
+  private searchIntents(params: URLSearchParams): Answer {
+    const query = params.get('query') ?? '';
+    const match = /^metadata\['([^']+)'\]:(['"])((?:\\.|(?!\2).)*)\2$/.exec(query.trim());
+    if (!match) {
+      return failure(400, {
+        type: 'invalid_request_error',
+        param: 'query',
+        message: `The fake supports only metadata['key']:'value' queries, got: ${query}`,
+      });
+    }
+    const key = match[1] as string;
+    const value = (match[3] as string).replace(/\\(.)/g, '$1');
+    const limit = Math.min(100, Math.max(1, Number(params.get('limit') ?? '10') || 10));
+    const found = [...this.intents.values()]
+      .filter((intent) => intent.metadata[key] === value)
+      .sort((a, b) => b.created - a.created);
+    return {
+      status: 200,
+      body: {
+        object: 'search_result',
+        url: '/v1/payment_intents/search',
+        has_more: found.length > limit,
+        next_page: null,
+        data: found.slice(0, limit).map((intent) => structuredClone(intent)),
+      },
+    };
+  }
+
   private refundsOf(orderId: string): FakeRefund[] {
     const intents = new Set(this.intentsFor(orderId).map((intent) => intent.id));
     return this.refunds.filter((refund) => intents.has(refund.payment_intent));
@@ -642,6 +753,50 @@ export class FakeStripe {
     });
     res.end(payload);
   }
+}
+
+/** The card behind a test payment method; its fingerprint is fixed per payment method here. */
+function cardOf(paymentMethod: string): FakePaymentMethod {
+  const fingerprint = createHash('sha256').update(paymentMethod).digest('hex').slice(0, 16);
+  return { id: paymentMethod, object: 'payment_method', type: 'card', card: { fingerprint } };
+}
+
+/**
+ * Stripe's minimum charge per currency, in minor units (docs.stripe.com/currencies, "Minimum
+ * and maximum charge amounts"); other currencies get 50. The maximum is eight digits for all.
+ */
+const MINIMUM_CHARGE: Readonly<Record<string, number>> = {
+  usd: 50,
+  eur: 50,
+  gbp: 30,
+  cad: 50,
+  aud: 50,
+  chf: 50,
+  jpy: 50,
+  dkk: 250,
+  nok: 300,
+  sek: 300,
+};
+const MAXIMUM_CHARGE = 99_999_999;
+const ZERO_DECIMAL = new Set(['jpy', 'krw']);
+
+/** A PaymentIntent amount outside Stripe's limits: 400 `amount_too_small` / `amount_too_large`. */
+function chargeLimitFailure(amount: number, currency: string): Answer | undefined {
+  const code = currency.toLowerCase();
+  const shown = (minor: number): string =>
+    ZERO_DECIMAL.has(code) ? String(minor) : (minor / 100).toFixed(2);
+  const minimum = MINIMUM_CHARGE[code] ?? 50;
+  if (amount >= minimum && amount <= MAXIMUM_CHARGE) return undefined;
+  const tooSmall = amount < minimum;
+  return failure(400, {
+    type: 'invalid_request_error',
+    code: tooSmall ? 'amount_too_small' : 'amount_too_large',
+    param: 'amount',
+    doc_url: `https://stripe.com/docs/error-codes/${tooSmall ? 'amount-too-small' : 'amount-too-large'}`,
+    message: tooSmall
+      ? `Amount must be at least ${shown(minimum)} ${code}`
+      : `Amount must be no more than ${shown(MAXIMUM_CHARGE)} ${code}`,
+  });
 }
 
 function failure(status: number, error: StripeErrorBody): Answer {

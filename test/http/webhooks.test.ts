@@ -55,6 +55,7 @@ function intentEvent(
         id: intent.id,
         object: 'payment_intent',
         amount: intent.amount ?? 3998,
+        amount_received: failed ? 0 : (intent.amount ?? 3998),
         currency: 'usd',
         status: failed ? 'requires_payment_method' : 'succeeded',
         metadata: intent.orderId === undefined ? {} : { order_id: intent.orderId },
@@ -238,6 +239,18 @@ describe('POST /v1/webhooks/stripe', () => {
     }
     expect(await confirmations(orderId)).toHaveLength(0);
     expect((await service.backends.orders.get(orderId))?.status).toBe('RESERVED');
+  });
+
+  it('refuses a verified payment event without its amount with 400 validation_error, records nothing', async () => {
+    const { orderId, paymentRef } = await reservedAwaitingPayment();
+    const event = JSON.parse(
+      intentEvent('payment_intent.succeeded', { id: paymentRef, orderId }),
+    ) as { data: { object: Record<string, unknown> } };
+    delete event.data.object['amount_received'];
+    const res = await deliver(JSON.stringify(event));
+    expect(res.statusCode).toBe(400);
+    expect(res.json<ErrorReply>().error.code).toBe('validation_error');
+    expect(await confirmations(orderId)).toHaveLength(0);
   });
 
   it('refuses a missing Stripe-Signature with 400 validation_error', async () => {

@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { SimulatedPayments } from '../../src/adapters/payments/simulated-payments.js';
 import { RetryableError, TerminalError } from '../../src/domain/errors.js';
 import type {
+  CancelRequest,
+  CancelResult,
   ChargeRequest,
   ChargeResult,
   PaymentGateway,
+  PaymentLookup,
   RefundRequest,
 } from '../../src/ports/payment-gateway.js';
 import { PaymentCircuitBreaker } from '../../src/runtime/circuit-breaker.js';
@@ -42,6 +45,12 @@ class FlakyProvider implements PaymentGateway {
   }
   refund(request: RefundRequest): Promise<void> {
     return this.call(() => this.inner.refund(request));
+  }
+  cancel(request: CancelRequest): Promise<CancelResult> {
+    return this.call(() => this.inner.cancel(request));
+  }
+  find(orderId: string): Promise<PaymentLookup> {
+    return this.call(() => this.inner.find(orderId));
   }
 
   private async call<T>(invoke: () => Promise<T>): Promise<T> {
@@ -107,6 +116,18 @@ describe('payment circuit breaker', () => {
       idempotencyKey: 'o1:refund',
     });
     expect(provider.calls).toBe(3);
+    const request = charge('pm_card_authenticationRequired');
+    const pending = await breaker.charge(request);
+    if (pending.status !== 'pending') throw new Error(`charge ${pending.status}`);
+    expect(await breaker.find(request.orderId)).toEqual(pending);
+    expect(
+      await breaker.cancel({
+        orderId: request.orderId,
+        paymentRef: pending.paymentRef,
+        idempotencyKey: `${request.orderId}:cancel`,
+      }),
+    ).toEqual({ status: 'cancelled' });
+    expect(provider.calls).toBe(6);
     expect(breaker.state).toBe('closed');
   });
 
@@ -131,6 +152,9 @@ describe('payment circuit breaker', () => {
       }),
     );
     expect(later.retryAfterMs).toBe(3_000);
+    const cancel = { orderId: 'o1', paymentRef: 'pi_1', idempotencyKey: 'o1:cancel' };
+    expect((await openError(breaker.cancel(cancel))).retryAfterMs).toBe(3_000);
+    expect((await openError(breaker.find('o1'))).retryAfterMs).toBe(3_000);
     expect(provider.calls).toBe(3);
   });
 
@@ -151,6 +175,8 @@ describe('payment circuit breaker', () => {
     const rejecting: PaymentGateway = {
       charge: () => Promise.reject(new TerminalError('payment_provider_rejected', '401')),
       refund: () => Promise.resolve(),
+      cancel: () => Promise.resolve({ status: 'cancelled' }),
+      find: () => Promise.resolve({ status: 'none' }),
     };
     const strict = new PaymentCircuitBreaker(rejecting, {
       clock: new ManualClock(),

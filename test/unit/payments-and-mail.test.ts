@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { OutboxMailer } from '../../src/adapters/mail/outbox-mailer.js';
 import { SimulatedPayments } from '../../src/adapters/payments/simulated-payments.js';
 import { newOrder } from '../../src/domain/order.js';
-import { DeclineGuard } from '../../src/workflow/decline-guard.js';
 import { statusEmail } from '../../src/workflow/email-templates.js';
 
 const usd = (amount: number) => ({ amount, currency: 'USD' });
@@ -83,26 +82,5 @@ describe('status emails', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('decline guard', () => {
-  it('blocks a customer or an IP past the hourly limit, and forgets after an hour', () => {
-    let now = 0;
-    const guard = new DeclineGuard(2, { now: () => now });
-    const failed = { ...order, status: 'PAYMENT_FAILED' as const };
-    guard.record(failed);
-    expect(guard.blocked('c1', '10.0.0.9')).toBe(false);
-    guard.record(failed);
-    expect(guard.blocked('c1', '10.0.0.9')).toBe(true);
-    expect(guard.blocked('someone-else', '10.0.0.1')).toBe(true);
-    expect(guard.blocked('someone-else', '10.0.0.9')).toBe(false);
-    now = 3_600_001;
-    expect(guard.blocked('c1', '10.0.0.1')).toBe(false);
-  });
-  it('is off at 0', () => {
-    const guard = new DeclineGuard(0, { now: () => 0 });
-    guard.record({ ...order, status: 'PAYMENT_FAILED' });
-    expect(guard.blocked('c1', '10.0.0.1')).toBe(false);
   });
 });

@@ -1,8 +1,13 @@
 import { createHash } from 'node:crypto';
+import { TerminalError } from '../../domain/errors.js';
+import type { Money } from '../../domain/money.js';
 import type {
+  CancelRequest,
+  CancelResult,
   ChargeRequest,
   ChargeResult,
   PaymentGateway,
+  PaymentLookup,
   RefundRequest,
 } from '../../ports/payment-gateway.js';
 
@@ -34,28 +39,89 @@ function unitHash(text: string): number {
   return createHash('sha256').update(text).digest().readUInt32BE(0) / 2 ** 32;
 }
 
+/** A payment the simulated provider made, as it stands now. */
+interface Payment {
+  readonly orderId: string;
+  readonly amount: Money;
+  status: 'succeeded' | 'pending' | 'cancelled';
+}
+
 /**
  * The built-in provider: follows Stripe's test payment methods (`pm_card_visa` succeeds,
  * `pm_card_chargeDeclined` is declined, `pm_card_authenticationRequired` stays pending), adds random declines at
- * `failureRate`, and keeps a ledger so that a key charged twice is charged once.
+ * `failureRate`, and keeps a ledger (in this process) so that a key charged twice is charged
+ * once and a pending payment can be cancelled or found.
  */
 export class SimulatedPayments implements PaymentGateway {
   private readonly charges = new Map<string, ChargeResult>();
+  private readonly payments = new Map<string, Payment>();
   private readonly refunds = new Set<string>();
 
   constructor(private readonly failureRate: number) {}
 
   charge(request: ChargeRequest): Promise<ChargeResult> {
     const known = this.charges.get(request.idempotencyKey);
-    if (known) return Promise.resolve(known);
+    if (known) return Promise.resolve(this.current(known));
     const result = this.decide(request);
     this.charges.set(request.idempotencyKey, result);
+    if (result.status !== 'declined') {
+      this.payments.set(result.paymentRef, {
+        orderId: request.orderId,
+        amount: request.amount,
+        status: result.status,
+      });
+    }
     return Promise.resolve(result);
   }
 
   refund(request: RefundRequest): Promise<void> {
     this.refunds.add(request.idempotencyKey);
     return Promise.resolve();
+  }
+
+  cancel(request: CancelRequest): Promise<CancelResult> {
+    const payment = this.payments.get(request.paymentRef);
+    if (!payment) {
+      return Promise.reject(
+        new TerminalError(
+          'payment_provider_rejected',
+          `cancel payment ${request.paymentRef} of ${request.orderId}: no such payment`,
+        ),
+      );
+    }
+    if (payment.status === 'succeeded') {
+      return Promise.resolve({
+        status: 'succeeded',
+        paymentRef: request.paymentRef,
+        amount: payment.amount,
+      });
+    }
+    payment.status = 'cancelled';
+    return Promise.resolve({ status: 'cancelled' });
+  }
+
+  find(orderId: string): Promise<PaymentLookup> {
+    let pending: string | undefined;
+    for (const [paymentRef, payment] of this.payments) {
+      if (payment.orderId !== orderId) continue;
+      if (payment.status === 'succeeded') {
+        return Promise.resolve({ status: 'succeeded', paymentRef, amount: payment.amount });
+      }
+      if (payment.status === 'pending') pending ??= paymentRef;
+    }
+    return Promise.resolve(
+      pending === undefined ? { status: 'none' } : { status: 'pending', paymentRef: pending },
+    );
+  }
+
+  /** A replayed pending answer reads the payment again, as the Stripe adapter does. */
+  private current(known: ChargeResult): ChargeResult {
+    if (known.status !== 'pending') return known;
+    const payment = this.payments.get(known.paymentRef);
+    if (payment?.status === 'cancelled') {
+      return { status: 'declined', reason: 'the payment was canceled' };
+    }
+    return known;
   }
 
   private decide({ paymentMethod, idempotencyKey }: ChargeRequest): ChargeResult {

@@ -4,18 +4,34 @@ import { RetryableError, TerminalError } from '../../domain/errors.js';
 type StripeError = InstanceType<typeof Stripe.errors.StripeError>;
 
 /**
- * A card the customer cannot pay with: a card error (HTTP 402), or a payment method the
- * provider does not know. Undefined for every other failure.
+ * A card the customer cannot pay with: a card error (HTTP 402, with the card's fingerprint
+ * when the provider sent its payment method), or a payment method the provider does not
+ * know. Undefined for every other failure.
  */
-export function declineReason(error: unknown): string | undefined {
-  if (error instanceof Stripe.errors.StripeCardError) return error.message;
+export function declineOf(
+  error: unknown,
+): { readonly reason: string; readonly cardFingerprint?: string } | undefined {
+  if (error instanceof Stripe.errors.StripeCardError) {
+    const fingerprint = error.payment_method?.card?.fingerprint;
+    return fingerprint
+      ? { reason: error.message, cardFingerprint: fingerprint }
+      : { reason: error.message };
+  }
   if (
     error instanceof Stripe.errors.StripeInvalidRequestError &&
     error.param === 'payment_method'
   ) {
-    return error.message;
+    return { reason: error.message };
   }
   return undefined;
+}
+
+/** The provider refused an operation because of the PaymentIntent's status (cancel of a captured one). */
+export function isUnexpectedState(error: unknown): boolean {
+  return (
+    error instanceof Stripe.errors.StripeInvalidRequestError &&
+    error.code === 'payment_intent_unexpected_state'
+  );
 }
 
 /**

@@ -1,20 +1,24 @@
 import Stripe from 'stripe';
-import { TerminalError } from '../../domain/errors.js';
+import { RetryableError, TerminalError } from '../../domain/errors.js';
+import type { Money } from '../../domain/money.js';
 import type {
+  CancelRequest,
+  CancelResult,
   ChargeRequest,
   ChargeResult,
   PaymentGateway,
+  PaymentLookup,
   PaymentOutcome,
   PaymentWebhooks,
   RefundRequest,
 } from '../../ports/payment-gateway.js';
-import { declineReason, providerError } from './stripe-errors.js';
+import { declineOf, isUnexpectedState, providerError } from './stripe-errors.js';
 
 export interface StripePaymentsOptions {
   /** `https://api.stripe.com` or any Stripe-compatible origin (`http://127.0.0.1:12345`). */
   readonly url: string;
   readonly apiKey: string;
-  /** `whsec_…`: without it, `verify` refuses every webhook. */
+  /** `whsec_…`: without it, `verify` refuses every webhook (the service requires one). */
   readonly webhookSecret?: string | undefined;
   /**
    * Retries the SDK makes itself, with the same idempotency key, of a lost connection, a
@@ -27,6 +31,9 @@ export interface StripePaymentsOptions {
 
 /** A PaymentIntent the SDK answered, with the response headers it came with. */
 type Answered = Stripe.Response<Stripe.PaymentIntent>;
+
+/** How long a cancel of a PaymentIntent still `processing` is told to wait before asking again. */
+const PROCESSING_RETRY_MS = 5_000;
 
 /**
  * Stripe (or a Stripe-compatible API) through the official SDK. A charge is one
@@ -70,8 +77,8 @@ export class StripePayments implements PaymentGateway, PaymentWebhooks {
         { idempotencyKey: request.idempotencyKey },
       );
     } catch (error) {
-      const reason = declineReason(error);
-      if (reason !== undefined) return { status: 'declined', reason };
+      const decline = declineOf(error);
+      if (decline !== undefined) return { status: 'declined', ...decline };
       throw providerError(error, `charge ${request.orderId}`);
     }
     return this.result(intent, request.orderId);
@@ -90,6 +97,54 @@ export class StripePayments implements PaymentGateway, PaymentWebhooks {
       }
       throw providerError(error, `refund ${request.orderId}`);
     }
+  }
+
+  async cancel(request: CancelRequest): Promise<CancelResult> {
+    const what = `cancel payment ${request.paymentRef} of ${request.orderId}`;
+    let intent: Stripe.PaymentIntent;
+    try {
+      intent = await this.stripe.paymentIntents.cancel(
+        request.paymentRef,
+        { cancellation_reason: 'abandoned' },
+        { idempotencyKey: request.idempotencyKey },
+      );
+    } catch (error) {
+      // Not cancellable in its status (cancelled before, captured, processing): read which.
+      if (!isUnexpectedState(error)) throw providerError(error, what);
+      intent = await this.retrieve(request.paymentRef, request.orderId);
+    }
+    switch (intent.status) {
+      case 'canceled':
+        return { status: 'cancelled' };
+      case 'succeeded':
+        return { status: 'succeeded', paymentRef: intent.id, amount: captured(intent) };
+      default:
+        throw new RetryableError(
+          'payment_provider_unavailable',
+          `${what}: the payment is ${intent.status}; asking again later`,
+          PROCESSING_RETRY_MS,
+        );
+    }
+  }
+
+  async find(orderId: string): Promise<PaymentLookup> {
+    let intents: Stripe.PaymentIntent[];
+    try {
+      const page = await this.stripe.paymentIntents.search({
+        query: `metadata['order_id']:'${orderId.replace(/[\\']/g, '\\$&')}'`,
+        limit: 100,
+      });
+      intents = page.data.filter((intent) => intent.metadata.order_id === orderId);
+    } catch (error) {
+      throw providerError(error, `find the payments of ${orderId}`);
+    }
+    const paid = intents.find((intent) => intent.status === 'succeeded');
+    if (paid) return { status: 'succeeded', paymentRef: paid.id, amount: captured(paid) };
+    // A declined intent (`requires_payment_method`) is never confirmed again: it cannot capture.
+    const open = intents.find(
+      (intent) => intent.status !== 'canceled' && intent.status !== 'requires_payment_method',
+    );
+    return open ? { status: 'pending', paymentRef: open.id } : { status: 'none' };
   }
 
   verify(payload: Buffer, signature: string): PaymentOutcome | undefined {
@@ -122,11 +177,7 @@ export class StripePayments implements PaymentGateway, PaymentWebhooks {
   private async result(intent: Answered, orderId: string): Promise<ChargeResult> {
     let current: Stripe.PaymentIntent = intent;
     if (isPending(intent) && intent.lastResponse.headers['idempotent-replayed'] === 'true') {
-      try {
-        current = await this.stripe.paymentIntents.retrieve(intent.id);
-      } catch (error) {
-        throw providerError(error, `read payment ${intent.id} of ${orderId}`);
-      }
+      current = await this.retrieve(intent.id, orderId);
     }
     switch (current.status) {
       case 'succeeded':
@@ -143,10 +194,23 @@ export class StripePayments implements PaymentGateway, PaymentWebhooks {
         return { status: 'pending', paymentRef: current.id };
     }
   }
+
+  private async retrieve(intentId: string, orderId: string): Promise<Stripe.PaymentIntent> {
+    try {
+      return await this.stripe.paymentIntents.retrieve(intentId);
+    } catch (error) {
+      throw providerError(error, `read payment ${intentId} of ${orderId}`);
+    }
+  }
 }
 
 function isPending(intent: Stripe.PaymentIntent): boolean {
   return intent.status !== 'succeeded' && intent.status !== 'canceled';
+}
+
+/** What the intent captured, in orderflow's terms (Stripe writes currencies in lower case). */
+function captured(intent: Stripe.PaymentIntent): Money {
+  return { amount: intent.amount_received, currency: intent.currency.toUpperCase() };
 }
 
 function outcome(
@@ -157,12 +221,36 @@ function outcome(
   const orderId = intent.metadata.order_id;
   // Not a payment this service made (another integration on the same account).
   if (orderId === undefined || orderId === '') return undefined;
-  if (succeeded) return { eventId, orderId, paymentRef: intent.id, succeeded };
+  const amount = eventAmount(eventId, intent, succeeded);
+  if (succeeded) return { eventId, orderId, paymentRef: intent.id, succeeded, amount };
   return {
     eventId,
     orderId,
     paymentRef: intent.id,
     succeeded,
+    amount,
     reason: intent.last_payment_error?.message ?? 'the payment failed',
   };
+}
+
+/**
+ * The money of a verified event: captured (`amount_received`) when it succeeded, asked
+ * (`amount`) when it failed. An event without it cannot be checked against its order.
+ */
+function eventAmount(eventId: string, intent: Stripe.PaymentIntent, succeeded: boolean): Money {
+  const amount: unknown = succeeded ? intent.amount_received : intent.amount;
+  const currency: unknown = intent.currency;
+  if (
+    typeof amount !== 'number' ||
+    !Number.isSafeInteger(amount) ||
+    amount < 0 ||
+    typeof currency !== 'string' ||
+    !/^[a-z]{3}$/i.test(currency)
+  ) {
+    throw new TerminalError(
+      'validation_error',
+      `event ${eventId}: the PaymentIntent has no valid ${succeeded ? 'amount_received' : 'amount'} and currency`,
+    );
+  }
+  return { amount, currency: currency.toUpperCase() };
 }

@@ -67,7 +67,8 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
           '`payment_intent.succeeded` and `payment_intent.payment_failed` settle a payment that ' +
           'completed asynchronously (`requires_action`); the same event delivered again is ' +
           'applied once; other events are acknowledged and ignored. 400 `invalid_signature` ' +
-          'when the signature does not verify; 404 when no provider with a webhook secret is ' +
+          'when the signature does not verify, `validation_error` when a payment event has no ' +
+          'amount or currency; 404 when no provider with webhooks is ' +
           'configured; 503 with Retry-After when the event could not be recorded (the provider ' +
           'retries).',
         tags: ['payments'],
@@ -85,7 +86,12 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
       if (!outcome) return { received: true as const, ignored: true as const };
       await orUnavailable(ctx.intake.confirmPayment(outcome), 'the event log');
       request.log.info(
-        { orderId: outcome.orderId, paymentRef: outcome.paymentRef, succeeded: outcome.succeeded },
+        {
+          orderId: outcome.orderId,
+          paymentRef: outcome.paymentRef,
+          succeeded: outcome.succeeded,
+          amount: outcome.amount,
+        },
         'payment outcome recorded from a webhook',
       );
       return { received: true as const };
