@@ -1,3 +1,4 @@
+import type { Money } from './money.js';
 import type { Order } from './order.js';
 import type { OrderStatus } from './status.js';
 
@@ -6,7 +7,15 @@ import type { OrderStatus } from './status.js';
  * deterministic (order id + what happened), so a step that runs twice publishes once.
  */
 export type OrderEvent =
-  | { readonly type: 'OrderPlaced'; readonly order: Order }
+  | {
+      readonly type: 'OrderPlaced';
+      readonly order: Order;
+      /**
+       * Set when a retry with the same Idempotency-Key finishes an attempt that failed
+       * ambiguously: its own id, so the log takes it even if the first one landed.
+       */
+      readonly resumedAt?: number;
+    }
   | {
       readonly type: 'OrderStatusChanged';
       readonly orderId: string;
@@ -14,16 +23,35 @@ export type OrderEvent =
       readonly at: string;
     }
   | { readonly type: 'CancelRequested'; readonly orderId: string; readonly at: string }
-  | { readonly type: 'ReservationExpired'; readonly orderId: string; readonly at: string }
+  | {
+      /**
+       * The stock store's word that the order's hold passed its expiry. A hold still there
+       * is announced again later (`at` differs), so one lost announcement strands nothing.
+       */
+      readonly type: 'ReservationExpired';
+      readonly orderId: string;
+      readonly expiresAt: number;
+      readonly at: string;
+    }
   | {
       /** The provider's word on a payment that completed asynchronously (a webhook). */
       readonly type: 'PaymentConfirmed';
       readonly orderId: string;
       readonly paymentRef: string;
       readonly succeeded: boolean;
+      /** What the provider captured (or was asked for, on a failure); checked against the order. */
+      readonly amount?: Money;
       readonly reason?: string;
       readonly at: string;
     };
+
+/** The event types the order saga is driven by (the `workflow` group). */
+export const SAGA_EVENT_TYPES = [
+  'OrderPlaced',
+  'CancelRequested',
+  'ReservationExpired',
+  'PaymentConfirmed',
+] as const satisfies readonly OrderEvent['type'][];
 
 export function orderIdOf(event: OrderEvent): string {
   return event.type === 'OrderPlaced' ? event.order.orderId : event.orderId;
@@ -34,13 +62,15 @@ export function eventIdOf(event: OrderEvent): string {
   const orderId = orderIdOf(event);
   switch (event.type) {
     case 'OrderPlaced':
-      return `${orderId}.placed`;
+      return event.resumedAt === undefined
+        ? `${orderId}.placed`
+        : `${orderId}.placed.${event.resumedAt}`;
     case 'OrderStatusChanged':
       return `${orderId}.status.${event.status}`;
     case 'CancelRequested':
       return `${orderId}.cancel`;
     case 'ReservationExpired':
-      return `${orderId}.expired`;
+      return `${orderId}.expired.${Date.parse(event.at)}`;
     case 'PaymentConfirmed':
       return `${orderId}.payment.${event.succeeded ? 'succeeded' : 'failed'}.${event.paymentRef}`;
   }

@@ -31,6 +31,17 @@ export interface Order {
   readonly paymentRef?: string;
   /** Why the order ended where it did (decline message, expiry, …). */
   readonly reason?: string;
+  /**
+   * When the stock hold of a RESERVED order expires, as the stock store has it (the first
+   * hold's expiry, also after a crash and a retried reserve).
+   */
+  readonly reservedUntil?: number;
+  /**
+   * The order ended while a charge's outcome was unknown (a lost answer, a provider that
+   * stayed down, a cancel while charging): the provider is asked what it holds for the
+   * order, and anything captured is refunded.
+   */
+  readonly chargeUnknown?: boolean;
   /** Set by a cancel request; the saga honours it at its next step. */
   readonly cancelRequested?: boolean;
   readonly createdAt: string;
@@ -41,6 +52,8 @@ export interface Order {
 export interface TransitionPatch {
   readonly paymentRef?: string;
   readonly reason?: string;
+  readonly reservedUntil?: number;
+  readonly chargeUnknown?: boolean;
 }
 
 /** Quantities per SKU, lines of one SKU summed: what a reservation holds. */

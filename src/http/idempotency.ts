@@ -26,22 +26,34 @@ export interface IdempotentResult {
   readonly replayed: boolean;
 }
 
+/** One attempt of a keyed request, as `perform` is given it. */
+export interface IdempotentAttempt {
+  /** What this attempt creates: the one bound to the key, also on a resume. */
+  readonly ref: string;
+  /** An earlier attempt with this key ended without an answer: finish its `ref`. */
+  readonly resume: boolean;
+  /** Stores the answer for replays (see `Intake.place` for when to call it). */
+  readonly record: (response: StoredResponse) => Promise<void>;
+}
+
 /**
  * Runs `perform` at most once per (scope, key), with the Stripe / IETF draft semantics:
  * a request still running answers `409 idempotency_key_in_use`, the same key with another
- * body `422 idempotency_key_reused`, a completed one its stored answer. `perform` gets
- * `record`, which it must call in the same tick as its own write so that both land in
- * one group commit; if `perform` fails the key is freed for a retry.
+ * body `422 idempotency_key_reused`, a completed one its stored answer. The key is bound
+ * to `ref` (the order id it creates) for its whole TTL: when an attempt fails — also
+ * ambiguously, a publish that may have landed — the next request with the key resumes the
+ * same ref, so a retry never makes a second order.
  */
 export async function runIdempotent(
   store: IdempotencyStore,
   scope: string,
   key: string,
   body: unknown,
-  perform: (record: (response: StoredResponse) => Promise<void>) => Promise<StoredResponse>,
+  ref: string,
+  perform: (attempt: IdempotentAttempt) => Promise<StoredResponse>,
   onAbandonFailed: (error: unknown) => void,
 ): Promise<IdempotentResult> {
-  const claim = await store.begin(scope, key, fingerprint(body), IDEMPOTENCY_TTL_MS);
+  const claim = await store.begin(scope, key, fingerprint(body), IDEMPOTENCY_TTL_MS, ref);
   switch (claim.state) {
     case 'in_flight':
       throw new ApiError(
@@ -58,15 +70,23 @@ export async function runIdempotent(
     case 'replay':
       return { response: claim.response, replayed: true };
     case 'started':
+    case 'resume':
       break;
   }
   try {
-    const response = await perform((stored) => store.complete(scope, key, stored));
+    const response = await perform({
+      ref: claim.state === 'resume' ? claim.ref : ref,
+      resume: claim.state === 'resume',
+      record: (stored) => store.complete(scope, key, stored),
+    });
     return { response, replayed: false };
   } catch (error) {
-    // The answer is the original error; a key we could not free stays in flight until
-    // the store expires it.
-    await store.abandon(scope, key).catch(onAbandonFailed);
+    // A refusal (4xx) changed nothing: the key is free again. Anything else may have
+    // written (a publish that landed after all): the key stays bound to its ref. The
+    // answer is the original error; a key we could not mark stays claimed until its claim
+    // lapses, and is then resumed the same way.
+    const refused = error instanceof ApiError && error.status < 500;
+    await (refused ? store.release(scope, key) : store.abandon(scope, key)).catch(onAbandonFailed);
     throw error;
   }
 }

@@ -5,17 +5,35 @@
  */
 export interface IdempotencyStore {
   /**
-   * Claims `key` in `scope` for a request whose body hashes to `fingerprint`: `started`
-   * for the first caller, `in_flight` while that one is running, `mismatch` for another
-   * body, `replay` with the stored response once it completed.
+   * Claims `key` in `scope` for a request whose body hashes to `fingerprint` and that will
+   * create `ref` (an order id): `started` for the first caller, `in_flight` while that one
+   * is running, `mismatch` for another body, `replay` with the stored response once it
+   * completed, and `resume` with the first attempt's ref when that attempt ended without an
+   * answer (it failed, or its process died and its claim lapsed): the caller then owns the
+   * key and finishes what `ref` names, so an ambiguous failure never becomes two orders.
    */
-  begin(scope: string, key: string, fingerprint: string, ttlMs: number): Promise<IdempotencyClaim>;
+  begin(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    ttlMs: number,
+    ref: string,
+  ): Promise<IdempotencyClaim>;
 
   /** Stores the response of a claimed key for replay. */
   complete(scope: string, key: string, response: StoredResponse): Promise<void>;
 
-  /** Frees a claimed key when the request failed before it changed anything. */
+  /**
+   * The claimed request failed: the key stays bound to its ref, and the next request with
+   * it resumes that ref (see `begin`).
+   */
   abandon(scope: string, key: string): Promise<void>;
+
+  /**
+   * Frees a claimed key whose request was refused before it changed anything (a 4xx): the
+   * next request with it starts afresh, with any body.
+   */
+  release(scope: string, key: string): Promise<void>;
 
   /** Whether the effect `key` was recorded as done. */
   wasDone(key: string): Promise<boolean>;
@@ -28,6 +46,7 @@ export interface IdempotencyStore {
 
 export type IdempotencyClaim =
   | { readonly state: 'started' }
+  | { readonly state: 'resume'; readonly ref: string }
   | { readonly state: 'in_flight' }
   | { readonly state: 'mismatch' }
   | { readonly state: 'replay'; readonly response: StoredResponse };

@@ -13,7 +13,22 @@ import type { NewEvent } from './event-log.js';
  * after a crash in between harmless.
  */
 export interface OrderStore {
-  /** Stores a new order and emits `events`; a second create of the same id changes nothing. */
+  /**
+   * True when a write and the events it emits commit in one transaction, and writes
+   * issued in the same tick join that commit (SQLite's group commit): then a record that
+   * must exist exactly when the order does (the idempotency answer) is written beside it.
+   * False when the events are appended after the change (Redis + NATS): then the order
+   * exists for good only once `create` has resolved.
+   */
+  readonly commitsWithLog: boolean;
+
+  /**
+   * Stores a new order and emits `events`; a second create of the same id changes nothing.
+   * When it rejects, the order does not exist and never will: a store that could not
+   * append the events abandons the order (the saga finds nothing to drive, also when the
+   * append did land after all), unless the saga had already taken it on, and then it
+   * resolves, since the order lives.
+   */
   create(order: Order, events?: readonly NewEvent[]): Promise<void>;
 
   get(orderId: string): Promise<Order | undefined>;

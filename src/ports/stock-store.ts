@@ -9,7 +9,8 @@ import type { Money } from '../domain/money.js';
 export interface StockStore {
   /**
    * Holds every line of the order or none (lines of one SKU summed) until `expiresAt`.
-   * Reserving again for the same order returns the first answer.
+   * Reserving again for the same order returns the first answer, with the first hold's
+   * expiry: the hold's expiry is the stock store's, whatever a retried caller asked for.
    */
   reserve(orderId: string, lines: readonly StockLine[], expiresAt: number): Promise<ReserveResult>;
 
@@ -22,8 +23,13 @@ export interface StockStore {
    */
   release(orderId: string): Promise<void>;
 
-  /** Orders whose hold has passed its expiry, oldest first. */
-  expired(now: number, limit: number): Promise<string[]>;
+  /**
+   * Orders whose hold has passed its expiry and was not announced in the last
+   * `reannounceMs`, oldest first; each one returned is marked announced at `now`. A hold
+   * nobody can release (its order moved on elsewhere) so goes to the back of the line
+   * instead of starving the newer ones, and is announced again later while it is held.
+   */
+  claimExpired(now: number, limit: number, reannounceMs: number): Promise<ExpiredHold[]>;
 
   /** Catalog and stock of these SKUs; unknown SKUs are absent from the map. */
   items(skus: readonly string[]): Promise<Map<string, StockItem>>;
@@ -31,14 +37,21 @@ export interface StockStore {
   /**
    * Sync-in: takes the source of truth's products and sets, atomically per call,
    * `available = onHand − sold but not yet in the source of truth − held`.
+   *
+   * `fence` is the sync lease's token (see Lease). A call whose token is older than the
+   * newest one this store has seen changes nothing and resolves false: a run that lost its
+   * lease while paused cannot apply the `onHand` it read before a newer run changed the
+   * source of truth. A fenced call with no products only records its token, which is how
+   * a new run shuts the older ones out before it starts. Unfenced calls always apply.
    */
-  reconcile(products: readonly CatalogProduct[]): Promise<void>;
+  reconcile(products: readonly CatalogProduct[], fence?: number): Promise<boolean>;
 
   /**
    * Sync-out tells the cache what the source of truth's `on_hand` now reflects for an
    * order: `consumed` when the order is there as COMPLETED (stock taken), else not.
+   * Fenced like `reconcile`: false when refused.
    */
-  markSynced(orderId: string, consumed: boolean): Promise<void>;
+  markSynced(orderId: string, consumed: boolean, fence?: number): Promise<boolean>;
 
   close(): Promise<void>;
 }
@@ -49,7 +62,13 @@ export interface StockLine {
 }
 
 export type ReserveResult =
-  { readonly ok: true } | { readonly ok: false; readonly shortSkus: readonly string[] };
+  | { readonly ok: true; readonly expiresAt: number }
+  | { readonly ok: false; readonly shortSkus: readonly string[] };
+
+export interface ExpiredHold {
+  readonly orderId: string;
+  readonly expiresAt: number;
+}
 
 export interface CatalogProduct {
   readonly sku: string;

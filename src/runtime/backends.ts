@@ -17,7 +17,7 @@ import { LazySourceOfTruth } from './lazy-source-of-truth.js';
  *   source of truth must be shared too.
  */
 export async function openBackends(config: Config, clock: Clock): Promise<Backends> {
-  const { redisUrl, natsUrl, databaseUrl, namespace, dataDir } = config;
+  const { redisUrl, natsUrl, databaseUrl, namespace, dataDir, sqliteSync } = config;
   if ((redisUrl === undefined) !== (natsUrl === undefined)) {
     throw new ConfigError(
       'ORDERFLOW_REDIS_URL and ORDERFLOW_NATS_URL are set together or not at all',
@@ -32,7 +32,7 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
     return openDistributed(redisUrl, natsUrl, databaseUrl, namespace, clock);
   }
   const { openSqliteBackend } = await import('../adapters/sqlite/sqlite-backend.js');
-  const embedded = openSqliteBackend(dataDir, clock);
+  const embedded = openSqliteBackend(dataDir, clock, { synchronous: sqliteSync });
   let sot: SourceOfTruth = embedded.sot;
   if (databaseUrl !== undefined) {
     try {
@@ -96,6 +96,7 @@ async function openDistributed(
       const [logUp, redisUp] = await Promise.all([log.ping(), redis.ping()]);
       return { log: logUp, redis: redisUp };
     },
+    warnings: () => redis.warnings(),
     close: async () => {
       await redis.close();
       await log.close();
@@ -111,30 +112,18 @@ export interface Payments {
 }
 
 /**
- * The Stripe-compatible provider when its URL and key are set, behind a circuit breaker;
- * else the simulated one.
+ * The Stripe-compatible provider (with its webhooks) when it is configured, behind a
+ * circuit breaker; else the simulated one.
  */
 export async function openPayments(config: Config, clock: Clock): Promise<Payments> {
-  const { paymentsUrl, paymentsKey, paymentsWebhookSecret } = config;
-  if ((paymentsUrl === undefined) !== (paymentsKey === undefined)) {
-    throw new ConfigError(
-      'ORDERFLOW_PAYMENTS_URL and ORDERFLOW_PAYMENTS_KEY are set together or not at all',
-    );
-  }
-  if (paymentsUrl !== undefined && paymentsKey !== undefined) {
+  const { stripe: settings } = config;
+  if (settings !== undefined) {
     const [{ StripePayments }, { PaymentCircuitBreaker }] = await Promise.all([
       import('../adapters/payments/stripe-payments.js'),
       import('./circuit-breaker.js'),
     ]);
-    const stripe = new StripePayments({
-      url: paymentsUrl,
-      apiKey: paymentsKey,
-      webhookSecret: paymentsWebhookSecret,
-    });
-    return {
-      gateway: new PaymentCircuitBreaker(stripe, { clock }),
-      webhooks: paymentsWebhookSecret === undefined ? undefined : stripe,
-    };
+    const stripe = new StripePayments(settings);
+    return { gateway: new PaymentCircuitBreaker(stripe, { clock }), webhooks: stripe };
   }
   const { SimulatedPayments } = await import('../adapters/payments/simulated-payments.js');
   return { gateway: new SimulatedPayments(config.simPaymentFailureRate), webhooks: undefined };

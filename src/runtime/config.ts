@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 
 export type Role = 'all' | 'api' | 'worker' | 'scheduler';
+export type SqliteSync = 'normal' | 'full';
 export type KeyRole = 'client' | 'admin';
 
 export interface ApiKey {
@@ -21,10 +22,8 @@ export interface Config {
   readonly redisUrl: string | undefined;
   readonly natsUrl: string | undefined;
   readonly databaseUrl: string | undefined;
-  readonly paymentsUrl: string | undefined;
-  readonly paymentsKey: string | undefined;
-  /** The secret that signs the provider's webhooks (`whsec_…`). */
-  readonly paymentsWebhookSecret: string | undefined;
+  /** A Stripe-compatible provider; undefined = the simulated one. */
+  readonly stripe: StripeConfig | undefined;
   /** How long the provider may keep failing before an order gives up. */
   readonly paymentGiveUpMs: number;
   readonly simPaymentFailureRate: number;
@@ -37,8 +36,38 @@ export interface Config {
   readonly namespace: string;
   /** Requests per second per API key and per IP; 0 = off. */
   readonly rateLimit: number;
-  /** Declined payments per customer and per IP per hour; 0 = off. */
+  /** Declined payments per customer, per payment method and per IP per hour; 0 = off. */
   readonly declineLimit: number;
+  /**
+   * `PRAGMA synchronous` of the embedded SQLite files (`ORDERFLOW_SQLITE_SYNC`): `normal`
+   * may lose the last commits on a power cut (never on a crash of the process), `full`
+   * makes every commit durable before it is answered.
+   */
+  readonly sqliteSync: SqliteSync;
+  /**
+   * The header (lower case) in which the trusted caller in front (a proxy, the shop's
+   * back end) names the end user's IP; undefined = the IP is the connection's peer.
+   */
+  readonly trustedProxyHeader: string | undefined;
+  /** Open event streams per API key, and per IP, in one process; 0 = no cap. */
+  readonly sseMaxPerKey: number;
+  readonly sseMaxPerIp: number;
+  /**
+   * Fault injection for crash tests (`ORDERFLOW_FAULT_KILL_AT`): the named checkpoints at
+   * which the process kills itself with SIGKILL. Empty in production.
+   */
+  readonly faultKillAt: readonly string[];
+}
+
+/**
+ * The three settings of a Stripe-compatible provider. The webhook secret is required: a
+ * payment waiting for 3-D Secure is settled only by the provider's signed webhook.
+ */
+export interface StripeConfig {
+  readonly url: string;
+  readonly apiKey: string;
+  /** The secret that signs the provider's webhooks (`whsec_…`). */
+  readonly webhookSecret: string;
 }
 
 export class ConfigError extends Error {
@@ -65,9 +94,11 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: get('ORDERFLOW_REDIS_URL'),
     natsUrl: get('ORDERFLOW_NATS_URL'),
     databaseUrl: get('ORDERFLOW_DATABASE_URL'),
-    paymentsUrl: get('ORDERFLOW_PAYMENTS_URL'),
-    paymentsKey: get('ORDERFLOW_PAYMENTS_KEY'),
-    paymentsWebhookSecret: get('ORDERFLOW_PAYMENTS_WEBHOOK_SECRET'),
+    stripe: parseStripe(
+      get('ORDERFLOW_PAYMENTS_URL'),
+      get('ORDERFLOW_PAYMENTS_KEY'),
+      get('ORDERFLOW_PAYMENTS_WEBHOOK_SECRET'),
+    ),
     paymentGiveUpMs: parseDuration(
       'ORDERFLOW_PAYMENTS_GIVE_UP_AFTER',
       get('ORDERFLOW_PAYMENTS_GIVE_UP_AFTER') ?? '1h',
@@ -101,7 +132,66 @@ export function loadConfig(env: Env = process.env): Config {
       0,
       1_000_000,
     ),
+    sqliteSync: parseSqliteSync(get('ORDERFLOW_SQLITE_SYNC') ?? 'normal'),
+    trustedProxyHeader: parseHeaderName(get('ORDERFLOW_TRUSTED_PROXY_HEADER')),
+    sseMaxPerKey: parseInteger(
+      'ORDERFLOW_SSE_MAX_PER_KEY',
+      get('ORDERFLOW_SSE_MAX_PER_KEY') ?? '100',
+      0,
+      1_000_000,
+    ),
+    sseMaxPerIp: parseInteger(
+      'ORDERFLOW_SSE_MAX_PER_IP',
+      get('ORDERFLOW_SSE_MAX_PER_IP') ?? '200',
+      0,
+      1_000_000,
+    ),
+    faultKillAt: (get('ORDERFLOW_FAULT_KILL_AT') ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
   };
+}
+
+function parseStripe(
+  url: string | undefined,
+  apiKey: string | undefined,
+  webhookSecret: string | undefined,
+): StripeConfig | undefined {
+  if (url === undefined && apiKey === undefined) {
+    if (webhookSecret !== undefined) {
+      throw new ConfigError(
+        'ORDERFLOW_PAYMENTS_WEBHOOK_SECRET is set but no provider is: set ORDERFLOW_PAYMENTS_URL and ORDERFLOW_PAYMENTS_KEY too',
+      );
+    }
+    return undefined;
+  }
+  if (url === undefined || apiKey === undefined) {
+    throw new ConfigError(
+      'ORDERFLOW_PAYMENTS_URL and ORDERFLOW_PAYMENTS_KEY are set together or not at all',
+    );
+  }
+  if (webhookSecret === undefined) {
+    throw new ConfigError(
+      'ORDERFLOW_PAYMENTS_WEBHOOK_SECRET is required with ORDERFLOW_PAYMENTS_URL: without the ' +
+        "provider's webhooks a payment that waits for 3-D Secure is never settled",
+    );
+  }
+  return { url, apiKey, webhookSecret };
+}
+
+/** Headers that name something else, never the client's address. */
+const NOT_AN_ADDRESS_HEADER = new Set(['host', 'authorization', 'cookie', 'content-type']);
+
+function parseHeaderName(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const name = text.toLowerCase();
+  if (!/^[a-z0-9!#$%&'*+.^_`|~-]{1,64}$/.test(name) || NOT_AN_ADDRESS_HEADER.has(name)) {
+    throw new ConfigError(
+      `ORDERFLOW_TRUSTED_PROXY_HEADER: "${text}" is not a header that carries an IP (e.g. x-forwarded-for, x-real-ip)`,
+    );
+  }
+  return name;
 }
 
 export function isLoopback(host: string): boolean {
@@ -145,6 +235,12 @@ function parseRate(text: string): number {
 function parseRole(text: string): Role {
   if (text === 'all' || text === 'api' || text === 'worker' || text === 'scheduler') return text;
   throw new ConfigError(`ORDERFLOW_ROLE: "${text}" is not one of all, api, worker, scheduler`);
+}
+
+function parseSqliteSync(text: string): SqliteSync {
+  const value = text.toLowerCase();
+  if (value === 'normal' || value === 'full') return value;
+  throw new ConfigError(`ORDERFLOW_SQLITE_SYNC: "${text}" is not one of normal, full`);
 }
 
 function parseNamespace(text: string): string {

@@ -28,6 +28,11 @@ export interface RunnerSpec {
   readonly concurrency: number;
   readonly handle: (event: LogEvent, delivery: Delivery) => Promise<void>;
   readonly policy?: Partial<RetryPolicy>;
+  /**
+   * Called before an event goes to the dead-letter queue, so that what it was about still
+   * ends (the saga compensates its order). Its failure is logged; the letter is kept.
+   */
+  readonly onDeadLetter?: (event: LogEvent, reason: string) => Promise<void>;
 }
 
 /**
@@ -59,8 +64,11 @@ export class ConsumerRunner {
 
   start(): void {
     const { group, types, concurrency } = this.spec;
-    this.subscription = this.log.consume({ group, types, maxInFlight: concurrency }, (delivery) =>
-      this.enqueue(delivery),
+    // The log must not give up on an event before the policy does (unbounded: never).
+    const maxAttempts = Math.max(this.policy.maxAttempts, this.policy.maxRetryableAttempts);
+    this.subscription = this.log.consume(
+      { group, types, maxInFlight: concurrency, maxAttempts },
+      (delivery) => this.enqueue(delivery),
     );
     this.heartbeat = setInterval(() => this.keepAlive(), WORKING_EVERY_MS);
     this.heartbeat.unref();
@@ -111,29 +119,27 @@ export class ConsumerRunner {
       delivery.ack();
       this.metrics.deliveries.inc({ group, outcome: 'ack' });
     } catch (error) {
-      this.fail(delivery, error);
+      await this.fail(delivery, error);
     } finally {
       this.running.delete(delivery);
       stopTimer();
     }
   }
 
-  private fail(delivery: Delivery, error: unknown): void {
+  private async fail(delivery: Delivery, error: unknown): Promise<void> {
     const { group } = this.spec;
     const { maxAttempts, maxRetryableAttempts, baseDelayMs, maxDelayMs } = this.policy;
     const message = describe(error);
     const context = { group, eventId: delivery.event.id, attempt: delivery.attempt, err: message };
     if (error instanceof TerminalError) {
       this.logger.warn(context, 'event failed for good: dead-lettered');
-      delivery.term(message);
-      this.metrics.deliveries.inc({ group, outcome: 'term' });
+      await this.deadLetter(delivery, message);
       return;
     }
     const limit = error instanceof RetryableError ? maxRetryableAttempts : maxAttempts;
     if (delivery.attempt >= limit) {
       this.logger.error(context, 'event failed too often: dead-lettered');
-      delivery.term(message);
-      this.metrics.deliveries.inc({ group, outcome: 'term' });
+      await this.deadLetter(delivery, message);
       return;
     }
     const delay =
@@ -143,6 +149,18 @@ export class ConsumerRunner {
     this.logger.warn({ ...context, delayMs: delay }, 'event failed: retrying');
     delivery.nak(delay, message);
     this.metrics.deliveries.inc({ group, outcome: 'nak' });
+  }
+
+  private async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    const { group, onDeadLetter } = this.spec;
+    await onDeadLetter?.(delivery.event, reason).catch((error: unknown) => {
+      this.logger.error(
+        { group, eventId: delivery.event.id, err: describe(error) },
+        'could not settle a dead-lettered event; the letter keeps it for a redrive',
+      );
+    });
+    delivery.term(reason);
+    this.metrics.deliveries.inc({ group, outcome: 'term' });
   }
 }
 

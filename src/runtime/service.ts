@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { statusChangeType, type OrderEvent } from '../domain/events.js';
+import { SAGA_EVENT_TYPES, statusChangeType, type OrderEvent } from '../domain/events.js';
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
-import { DeclineGuard } from '../workflow/decline-guard.js';
+import { DeclineGuard, declineSubjectOf } from '../workflow/decline-guard.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 import { builtInConsumers } from '../workflow/fan-out.js';
 import { Intake, toLogEvent } from '../workflow/intake.js';
@@ -15,6 +15,7 @@ import { openBackends, openMailer, openPayments, type Payments } from './backend
 import type { Config } from './config.js';
 import { ConsumerRunner, type RunnerSpec } from './consumer-runner.js';
 import type { Backends, ServiceContext } from './context.js';
+import { checkpoints } from './faults.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Scheduler } from './scheduler.js';
@@ -34,6 +35,9 @@ export const DEMO_CATALOG = [
 ] as const;
 
 const EXPIRY_SWEEP_MS = 1000;
+const EXPIRY_BATCH = 1000;
+/** A hold still there this long after its expiry was announced is announced again. */
+const EXPIRY_REANNOUNCE_MS = 30_000;
 const SCHEDULE_LEASE_TTL_MS = 5000;
 
 /**
@@ -66,6 +70,7 @@ export class Service {
       () => this.sync.syncIn().then(() => undefined),
     );
     this.scheduler = new Scheduler(logger, metrics, () => this.leaseKeeper.held);
+    const checkpoint = checkpoints(config.faultKillAt, logger);
     const declines = new DeclineGuard(config.declineLimit, clock);
     this.sync = new SourceOfTruthSync({ ...backends, clock });
     this.saga = new OrderSaga({
@@ -74,12 +79,17 @@ export class Service {
       clock,
       reservationTtlMs: config.reservationTtlMs,
       paymentGiveUpMs: config.paymentGiveUpMs,
+      checkpoint,
       onStatus: (order) => {
         metrics.transitions.inc({ status: order.status });
-        declines.record(order);
+        if (order.status === 'PAYMENT_FAILED') {
+          declines.record(declineSubjectOf(order)).catch((error: unknown) => {
+            logger.warn({ err: String(error) }, 'could not count a declined payment');
+          });
+        }
       },
     });
-    const intake = new Intake({ ...backends, clock, newId: randomUUID, declines });
+    const intake = new Intake({ ...backends, clock, newId: randomUUID, declines, checkpoint });
     const sync = this.sync;
     this.ctx = {
       config,
@@ -102,9 +112,17 @@ export class Service {
         lastSyncAt: () => sync.lastSyncAt,
       },
       ready: async () => {
-        const engines = await backends.ping().catch(() => ({ engines: false }));
-        const checks = { ...engines, accepting: this.accepting };
-        return { ready: Object.values(checks).every(Boolean), checks };
+        const [engines, warnings] = await Promise.all([
+          backends.ping().catch(() => ({ engines: false })),
+          this.warnings(),
+        ]);
+        const checks: Record<string, boolean | 'warning'> = {
+          ...engines,
+          accepting: this.accepting,
+        };
+        for (const check of Object.keys(warnings)) checks[check] = 'warning';
+        const ready = Object.values(checks).every((passed) => passed !== false);
+        return { ready, checks, warnings };
       },
     };
   }
@@ -130,6 +148,9 @@ export class Service {
         'source of truth unreachable at start; using the stock cache',
       );
     });
+    for (const [check, warning] of Object.entries(await this.warnings())) {
+      logger.warn({ check }, warning);
+    }
     if (config.role === 'all' || config.role === 'worker') this.startConsumers();
     if (config.role === 'all' || config.role === 'scheduler') {
       this.startSchedules();
@@ -148,6 +169,11 @@ export class Service {
     await this.backends.close();
   }
 
+  /** What the backends warn about (a Redis without persistence); never fails. */
+  private warnings(): Promise<Record<string, string>> {
+    return this.backends.warnings?.().catch(() => ({})) ?? Promise.resolve({});
+  }
+
   private startConsumers(): void {
     const { logger, consumers = [] } = this.options;
     const { log } = this.backends;
@@ -156,26 +182,14 @@ export class Service {
         log,
         {
           group: 'workflow',
-          types: ['OrderPlaced', 'CancelRequested', 'ReservationExpired', 'PaymentConfirmed'],
+          types: SAGA_EVENT_TYPES,
           concurrency: 256,
           // A provider outage is waited out by the saga itself (its give-up horizon), not
           // by counting attempts: payment work must not be dead-lettered while it lasts.
           policy: { maxRetryableAttempts: Number.MAX_SAFE_INTEGER },
-          handle: (event) => {
-            const data = event.data as OrderEvent;
-            if (data.type === 'PaymentConfirmed') {
-              return this.saga.confirmPayment(
-                data.orderId,
-                data.paymentRef,
-                data.succeeded,
-                data.reason,
-              );
-            }
-            return this.saga.advance(
-              event.key,
-              data.type === 'OrderPlaced' ? data.order : undefined,
-            );
-          },
+          handle: (event) => this.saga.handle(event.data as OrderEvent),
+          // A dead-lettered saga event still ends its order (stock back, no money kept).
+          onDeadLetter: (event, reason) => this.saga.giveUp(event.key, reason),
         },
         logger,
         this.metrics,
@@ -227,12 +241,14 @@ export class Service {
       'reservation-expiry',
       Math.min(EXPIRY_SWEEP_MS, config.reservationTtlMs),
       async () => {
-        const at = new Date(this.clock.now()).toISOString();
-        const expired = await stock.expired(this.clock.now(), 1000);
+        const now = this.clock.now();
+        const at = new Date(now).toISOString();
+        const expired = await stock.claimExpired(now, EXPIRY_BATCH, EXPIRY_REANNOUNCE_MS);
         if (expired.length === 0) return;
-        const events = expired.map((orderId): OrderEvent => ({
+        const events = expired.map(({ orderId, expiresAt }): OrderEvent => ({
           type: 'ReservationExpired',
           orderId,
+          expiresAt,
           at,
         }));
         await log.append(events.map(toLogEvent));

@@ -30,6 +30,8 @@ export interface IntakeDeps {
   readonly clock: Clock;
   readonly newId: () => string;
   readonly declines?: DeclineGuard;
+  /** Named points between two writes, for fault injection (`cancel-logged`). */
+  readonly checkpoint?: (name: string) => void;
 }
 
 /** Turns an order event into the log's envelope. */
@@ -37,28 +39,63 @@ export function toLogEvent(event: OrderEvent): NewEvent {
   return { id: eventIdOf(event), type: logTypeOf(event), key: orderIdOf(event), data: event };
 }
 
+/** How one attempt at placing an order goes (see `IdempotencyStore.begin`). */
+export interface PlaceAttempt {
+  /** The order id this attempt creates (bound to the request's Idempotency-Key). */
+  readonly orderId?: string;
+  /** An earlier attempt for this id ended without an answer: finish it. */
+  readonly resume?: boolean;
+  /** Writes the record that must exist exactly when the order does (the stored answer). */
+  readonly record?: (order: Order) => Promise<void>;
+}
+
 /**
  * The checkout's entry point. Prices come from the catalog, never from the client. The
- * order and its OrderPlaced event are written together, and `alsoWrite` (the idempotency
- * record) is issued in the same tick, so a group-committing store makes all of it one
- * durable write.
+ * order and its OrderPlaced event are written together. The record of the answer (the
+ * idempotency record) is issued in the same tick when the order store commits with the
+ * log, so both are one durable write; otherwise only once the order is there for good, so
+ * that no answer ever names an order the store then abandoned.
  */
 export class Intake {
   constructor(private readonly deps: IntakeDeps) {}
 
-  async place(
-    input: PlaceOrderInput,
-    caller: Caller,
-    alsoWrite?: (order: Order) => Promise<void>,
-  ): Promise<Order> {
-    const { orders, stock, clock, newId, declines } = this.deps;
-    if (declines?.blocked(input.customerId, caller.ip)) {
+  /** A fresh order id, for a request that binds it to its Idempotency-Key before placing. */
+  newOrderId(): string {
+    return this.deps.newId();
+  }
+
+  async place(input: PlaceOrderInput, caller: Caller, attempt: PlaceAttempt = {}): Promise<Order> {
+    const { orders, log, stock, clock, newId, declines } = this.deps;
+    const subject = {
+      customerId: input.customerId,
+      paymentMethod: input.paymentMethod,
+      ip: caller.ip,
+    };
+    if (await declines?.blocked(subject)) {
       throw new ApiError(
         'too_many_declines',
         'too many declined payments in the last hour; try again later',
         undefined,
         600,
       );
+    }
+    const orderId = attempt.orderId ?? newId();
+    if (attempt.resume) {
+      const earlier = await orders.get(orderId);
+      if (earlier) {
+        // Its OrderPlaced may never have reached the log: publish it (again) under an id of
+        // its own; the saga handles an order's OrderPlaced twice as once.
+        if (!orders.commitsWithLog) {
+          const placed: OrderEvent = {
+            type: 'OrderPlaced',
+            order: earlier,
+            resumedAt: clock.now(),
+          };
+          await log.append([toLogEvent(placed)]);
+        }
+        await attempt.record?.(earlier);
+        return earlier;
+      }
     }
     const quantities = quantitiesBySku(input.items);
     const catalog = await stock.items([...quantities.keys()]);
@@ -82,7 +119,7 @@ export class Intake {
     }
     const now = new Date(clock.now()).toISOString();
     const order = newOrder({
-      orderId: newId(),
+      orderId,
       customerId: input.customerId,
       email: input.email,
       items: lines,
@@ -92,10 +129,15 @@ export class Intake {
       clientIp: caller.ip,
       createdAt: now,
     });
-    await Promise.all([
-      orders.create(order, [toLogEvent({ type: 'OrderPlaced', order })]),
-      alsoWrite?.(order),
-    ]);
+    const placed: OrderEvent = attempt.resume
+      ? { type: 'OrderPlaced', order, resumedAt: clock.now() }
+      : { type: 'OrderPlaced', order };
+    if (orders.commitsWithLog) {
+      await Promise.all([orders.create(order, [toLogEvent(placed)]), attempt.record?.(order)]);
+    } else {
+      await orders.create(order, [toLogEvent(placed)]);
+      await attempt.record?.(order);
+    }
     return order;
   }
 
@@ -112,28 +154,37 @@ export class Intake {
         orderId: outcome.orderId,
         paymentRef: outcome.paymentRef,
         succeeded: outcome.succeeded,
+        amount: outcome.amount,
         ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
         at,
       }),
     ]);
   }
 
-  /** Asks for a cancel; the saga carries it out (release, or refund and release). */
+  /**
+   * Asks for a cancel; the saga carries it out (release, or refund and release). The
+   * request goes on the log first: a crash before the order is marked loses nothing, the
+   * saga marks it when it handles the request. The mark decides the answer.
+   */
   async cancel(orderId: string): Promise<Order | undefined> {
     const { orders, log, clock } = this.deps;
+    const current = await orders.get(orderId);
+    if (!current) return undefined;
+    if (!current.cancelRequested) {
+      if (!isCancellable(current.status)) throw notCancellable(current);
+      const at = new Date(clock.now()).toISOString();
+      await log.append([toLogEvent({ type: 'CancelRequested', orderId, at })]);
+      this.deps.checkpoint?.('cancel-logged');
+    }
     const order = await orders.requestCancel(orderId);
     if (!order) return undefined;
-    if (!order.cancelRequested || !isCancellable(order.status)) {
-      throw new ApiError(
-        'not_cancellable',
-        `an order in status ${order.status} cannot be cancelled`,
-        {
-          status: order.status,
-        },
-      );
-    }
-    const at = new Date(clock.now()).toISOString();
-    await log.append([toLogEvent({ type: 'CancelRequested', orderId, at })]);
+    if (!order.cancelRequested || !isCancellable(order.status)) throw notCancellable(order);
     return order;
   }
+}
+
+function notCancellable(order: Order): ApiError {
+  return new ApiError('not_cancellable', `an order in status ${order.status} cannot be cancelled`, {
+    status: order.status,
+  });
 }

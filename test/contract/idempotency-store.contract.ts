@@ -31,55 +31,102 @@ export function describeIdempotencyStoreContract(
 
     it('gives one of 20 concurrent begins of a key the start, the others in_flight', async () => {
       const claims = await Promise.all(
-        Array.from({ length: 20 }, () => store.begin('client', 'k1', 'fp', TTL)),
+        Array.from({ length: 20 }, () => store.begin('client', 'k1', 'fp', TTL, 'ord_1')),
       );
       expect(claims.filter((claim) => claim.state === 'started')).toHaveLength(1);
       expect(claims.filter((claim) => claim.state === 'in_flight')).toHaveLength(19);
     });
 
     it('replays the stored response once completed, also after a reopen', async () => {
-      expect(await store.begin('client', 'k1', 'fp', TTL)).toEqual({ state: 'started' });
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_1')).toEqual({ state: 'started' });
       await store.complete('client', 'k1', RESPONSE);
-      expect(await store.begin('client', 'k1', 'fp', TTL)).toEqual({
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_1')).toEqual({
         state: 'replay',
         response: RESPONSE,
       });
       await store.close();
       const reopened = fixture.open(clock);
-      expect(await reopened.begin('client', 'k1', 'fp', TTL)).toEqual({
+      expect(await reopened.begin('client', 'k1', 'fp', TTL, 'ord_1')).toEqual({
         state: 'replay',
         response: RESPONSE,
       });
     });
 
     it('refuses the key for another body, in flight or completed', async () => {
-      await store.begin('client', 'k1', 'fp', TTL);
-      expect(await store.begin('client', 'k1', 'other', TTL)).toEqual({ state: 'mismatch' });
+      await store.begin('client', 'k1', 'fp', TTL, 'ord_1');
+      expect(await store.begin('client', 'k1', 'other', TTL, 'ord_2')).toEqual({
+        state: 'mismatch',
+      });
       await store.complete('client', 'k1', RESPONSE);
-      expect(await store.begin('client', 'k1', 'other', TTL)).toEqual({ state: 'mismatch' });
+      expect(await store.begin('client', 'k1', 'other', TTL, 'ord_2')).toEqual({
+        state: 'mismatch',
+      });
     });
 
     it('keeps scopes apart', async () => {
-      await store.begin('client-a', 'k1', 'fp', TTL);
-      expect(await store.begin('client-b', 'k1', 'fp', TTL)).toEqual({ state: 'started' });
+      await store.begin('client-a', 'k1', 'fp', TTL, 'ord_1');
+      expect(await store.begin('client-b', 'k1', 'fp', TTL, 'ord_2')).toEqual({ state: 'started' });
     });
 
-    it('frees an abandoned key', async () => {
-      await store.begin('client', 'k1', 'fp', TTL);
+    it('lets the next request with the same body resume an abandoned key', async () => {
+      await store.begin('client', 'k1', 'fp', TTL, 'ord_1');
       await store.abandon('client', 'k1');
-      expect(await store.begin('client', 'k1', 'other', TTL)).toEqual({ state: 'started' });
+      expect(await store.begin('client', 'k1', 'other', TTL, 'ord_2')).toEqual({
+        state: 'mismatch',
+      });
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_2')).toEqual({
+        state: 'resume',
+        ref: 'ord_1',
+      });
+      // Resumed: the key is claimed again until that attempt ends.
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_3')).toEqual({
+        state: 'in_flight',
+      });
+      await store.complete('client', 'k1', RESPONSE);
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_3')).toMatchObject({
+        state: 'replay',
+      });
+    });
+
+    it('frees a released key for any body', async () => {
+      await store.begin('client', 'k1', 'fp', TTL, 'ord_1');
+      await store.release('client', 'k1');
+      expect(await store.begin('client', 'k1', 'other', TTL, 'ord_2')).toEqual({
+        state: 'started',
+      });
+    });
+
+    it('hands a claim whose holder went silent to the next request, with its ref', async () => {
+      await store.begin('client', 'k1', 'fp', TTL, 'ord_1');
+      clock.advance(5_000);
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_2')).toEqual({
+        state: 'in_flight',
+      });
+      clock.advance(6_000);
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_2')).toEqual({
+        state: 'resume',
+        ref: 'ord_1',
+      });
     });
 
     it('forgets a key after its TTL', async () => {
-      await store.begin('client', 'done', 'fp', 1_000);
+      await store.begin('client', 'done', 'fp', 1_000, 'ord_1');
       await store.complete('client', 'done', RESPONSE);
-      await store.begin('client', 'stuck', 'fp', 1_000);
+      await store.begin('client', 'stuck', 'fp', 1_000, 'ord_2');
       clock.advance(999);
-      expect(await store.begin('client', 'done', 'fp', 1_000)).toMatchObject({ state: 'replay' });
-      expect(await store.begin('client', 'stuck', 'fp', 1_000)).toEqual({ state: 'in_flight' });
+      expect(await store.begin('client', 'done', 'fp', 1_000, 'ord_3')).toMatchObject({
+        state: 'replay',
+      });
+      expect(await store.begin('client', 'stuck', 'fp', 1_000, 'ord_3')).toEqual({
+        state: 'in_flight',
+      });
       clock.advance(2);
-      expect(await store.begin('client', 'done', 'other', 1_000)).toEqual({ state: 'started' });
-      expect(await store.begin('client', 'stuck', 'other', 1_000)).toEqual({ state: 'started' });
+      expect(await store.begin('client', 'done', 'other', 1_000, 'ord_4')).toEqual({
+        state: 'started',
+      });
+      expect(await store.begin('client', 'stuck', 'other', 1_000, 'ord_5')).toEqual({
+        state: 'started',
+      });
     });
 
     it('records effects once', async () => {

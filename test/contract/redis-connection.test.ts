@@ -69,7 +69,7 @@ describe('Redis adapters while Redis is unreachable', () => {
         stock.reserve('o1', [{ sku: 'A', qty: 1 }], 0),
         stock.release('o1'),
         new RedisOrderStore(connection, 'nowhere', undefined as never).get('o1'),
-        new RedisIdempotencyStore(connection, 'nowhere', clock).begin('c', 'k', 'fp', 1_000),
+        new RedisIdempotencyStore(connection, 'nowhere', clock).begin('c', 'k', 'fp', 1_000, 'o1'),
         new RedisSyncOutbox(connection, 'nowhere', clock).size(),
         new RedisLease(connection, 'nowhere').acquire('sync', 'me', 1_000),
       ];
@@ -136,7 +136,7 @@ describe.skipIf(!up)('redis backend', () => {
       ok: false,
       shortSkus: ['B456'],
     });
-    expect(await backend.lease.acquire('sync', 'me', 1_000)).toBe(true);
+    expect(await backend.lease.acquire('sync', 'me', 1_000)).toBe(1);
     await backend.close();
     await backend.close();
     expect(await backend.ping()).toBe(false);

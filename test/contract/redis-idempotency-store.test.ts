@@ -31,7 +31,7 @@ describe.skipIf(!up)('redis', () => {
       );
       const claims = await Promise.all(
         Array.from({ length: 40 }, (_, i) =>
-          (stores[i % 2] as RedisIdempotencyStore).begin('client', 'k1', 'fp', 60_000),
+          (stores[i % 2] as RedisIdempotencyStore).begin('client', 'k1', 'fp', 60_000, `ord_${i}`),
         ),
       );
       expect(claims.filter((claim) => claim.state === 'started')).toHaveLength(1);

@@ -70,7 +70,7 @@ export function describeStockStoreContract(
           ],
           EXPIRES,
         ),
-      ).toEqual({ ok: true });
+      ).toEqual({ ok: true, expiresAt: EXPIRES });
       expect(await levels('A')).toEqual({ available: 3, reserved: 2 });
       expect(await levels('B')).toEqual({ available: 0, reserved: 1 });
     });
@@ -112,15 +112,21 @@ export function describeStockStoreContract(
           ],
           EXPIRES,
         ),
-      ).toEqual({ ok: true });
+      ).toEqual({ ok: true, expiresAt: EXPIRES });
       expect(await levels('A')).toEqual({ available: 0, reserved: 5 });
     });
 
     it('answers a repeated reserve of one order with its first answer', async () => {
       await stock.reconcile([product('A', 5), product('B', 0)]);
       const held = orderId();
-      expect(await stock.reserve(held, [{ sku: 'A', qty: 2 }], EXPIRES)).toEqual({ ok: true });
-      expect(await stock.reserve(held, [{ sku: 'A', qty: 2 }], EXPIRES)).toEqual({ ok: true });
+      expect(await stock.reserve(held, [{ sku: 'A', qty: 2 }], EXPIRES)).toEqual({
+        ok: true,
+        expiresAt: EXPIRES,
+      });
+      expect(await stock.reserve(held, [{ sku: 'A', qty: 2 }], EXPIRES)).toEqual({
+        ok: true,
+        expiresAt: EXPIRES,
+      });
       expect(await levels('A')).toEqual({ available: 3, reserved: 2 });
 
       const refused = orderId();
@@ -159,19 +165,52 @@ export function describeStockStoreContract(
       expect(await levels('A')).toEqual({ available: 5, reserved: 0 });
     });
 
-    it('lists orders whose hold has expired, oldest first', async () => {
+    it('announces expired holds oldest first, each once per re-announce period', async () => {
       await stock.reconcile([product('A', 100)]);
       const [first, second, third] = [orderId(), orderId(), orderId()];
       await stock.reserve(second ?? '', [{ sku: 'A', qty: 1 }], 2_000);
       await stock.reserve(first ?? '', [{ sku: 'A', qty: 1 }], 1_000);
       await stock.reserve(third ?? '', [{ sku: 'A', qty: 1 }], 3_000);
-      expect(await stock.expired(2_500, 10)).toEqual([first, second]);
-      expect(await stock.expired(2_500, 1)).toEqual([first]);
+      const ids = async (now: number, limit: number) =>
+        (await stock.claimExpired(now, limit, 1_000)).map((hold) => hold.orderId);
+      expect(await stock.claimExpired(2_500, 1, 1_000)).toEqual([
+        { orderId: first, expiresAt: 1_000 },
+      ]);
+      expect(await ids(2_500, 10)).toEqual([second]);
+      expect(await ids(2_600, 10)).toEqual([]);
       await stock.commit(first ?? '');
-      expect(await stock.expired(2_500, 10)).toEqual([second]);
       await stock.release(second ?? '');
-      expect(await stock.expired(2_500, 10)).toEqual([]);
-      expect(await stock.expired(3_000, 10)).toEqual([third]);
+      // Still held past the re-announce period: announced again; gone ones are not.
+      expect(await ids(3_600, 10)).toEqual([third]);
+      expect(await ids(3_700, 10)).toEqual([]);
+    });
+
+    it('does not let holds nobody releases starve newer expiries', async () => {
+      await stock.reconcile([product('A', 100)]);
+      const stuck = [orderId(), orderId(), orderId()];
+      for (const id of stuck) await stock.reserve(id, [{ sku: 'A', qty: 1 }], 1_000);
+      const fresh = orderId();
+      await stock.reserve(fresh, [{ sku: 'A', qty: 1 }], 2_000);
+      // A sweep that reads 2 at a time, every 100 ms, while nothing releases the stuck ones.
+      const seen = new Set<string>();
+      for (let now = 2_000; now < 2_500 && !seen.has(fresh); now += 100) {
+        for (const hold of await stock.claimExpired(now, 2, 60_000)) seen.add(hold.orderId);
+      }
+      expect(seen.has(fresh)).toBe(true);
+    });
+
+    it('keeps the first hold and its expiry when an order is reserved again', async () => {
+      await stock.reconcile([product('A', 5)]);
+      const order = orderId();
+      expect(await stock.reserve(order, [{ sku: 'A', qty: 2 }], 1_000)).toEqual({
+        ok: true,
+        expiresAt: 1_000,
+      });
+      expect(await stock.reserve(order, [{ sku: 'A', qty: 2 }], 9_000)).toEqual({
+        ok: true,
+        expiresAt: 1_000,
+      });
+      expect(await levels('A')).toEqual({ available: 3, reserved: 2 });
     });
 
     it('never sells more than it has: 200 concurrent reserves for 50 units', async () => {

@@ -47,6 +47,8 @@ export interface OrderView {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly paymentRef?: string | null;
+  /** Why the order ended where it did. */
+  readonly reason?: string;
 }
 
 export interface ProductView {

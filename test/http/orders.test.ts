@@ -230,6 +230,7 @@ describe('orders API', () => {
         'flight-1',
         fingerprint(body),
         IDEMPOTENCY_TTL_MS,
+        'ord_in_flight',
       );
       expect(claim.state).toBe('started');
       const res = await post(body, { ...AS.client, 'idempotency-key': 'flight-1' });

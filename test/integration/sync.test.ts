@@ -41,7 +41,9 @@ describe('source-of-truth sync', () => {
       total: usd(100 * qty),
     });
     await backend.orders.create(order);
-    expect(await backend.stock.reserve(order.orderId, order.items, Date.now() + 60_000)).toEqual({
+    expect(
+      await backend.stock.reserve(order.orderId, order.items, Date.now() + 60_000),
+    ).toMatchObject({
       ok: true,
     });
     await backend.stock.commit(order.orderId);

@@ -7,23 +7,27 @@ import type {
 import type { RedisConnection, RedisScript } from './redis-connection.js';
 
 /**
- * KEYS: record. ARGV: fingerprint, now, ttlMs, claimMs. A record past its `expires_at` counts
- * as absent: expiry is judged by the caller's clock, Redis's own TTL only collects garbage.
- * A claim lasts `claimMs` only: a process that died between begin and complete must not
- * leave the key `in_flight` for the whole TTL.
+ * KEYS: record. ARGV: fingerprint, now, ttlMs, claimMs, ref. A record past its `expires_at`
+ * counts as absent: expiry is judged by the caller's clock, Redis's own TTL only collects
+ * garbage. A claim blocks its key for `claimMs` only; after that (its process died), or once
+ * abandoned, the next caller with the same body takes the key over and resumes its ref.
  */
 const BEGIN = `
-local r = redis.call('HMGET', KEYS[1], 'state', 'fingerprint', 'response', 'expires_at')
-if r[1] and tonumber(r[4]) > tonumber(ARGV[2]) then
+local r = redis.call('HMGET', KEYS[1], 'state', 'fingerprint', 'response', 'expires_at',
+  'claim_until', 'ref')
+local now = tonumber(ARGV[2])
+if r[1] and tonumber(r[4]) > now then
   if r[2] ~= ARGV[1] then return {'mismatch'} end
   if r[1] == 'done' then return {'replay', r[3]} end
-  return {'in_flight'}
+  if r[1] == 'in_flight' and tonumber(r[5]) > now then return {'in_flight'} end
+  redis.call('HSET', KEYS[1], 'state', 'in_flight', 'claim_until', now + tonumber(ARGV[4]))
+  return {'resume', r[6]}
 end
 redis.call('DEL', KEYS[1])
-local claim = math.min(tonumber(ARGV[3]), tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], 'state', 'in_flight', 'fingerprint', ARGV[1],
-  'expires_at', tonumber(ARGV[2]) + claim, 'ttl', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], claim)
+  'expires_at', now + tonumber(ARGV[3]), 'ttl', ARGV[3], 'claim_until', now + tonumber(ARGV[4]),
+  'ref', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'started'}
 `;
 
@@ -39,12 +43,23 @@ return 1
 
 /** KEYS: record. A completed key stays: its response is what a retry must get. */
 const ABANDON = `
+if redis.call('HGET', KEYS[1], 'state') == 'in_flight' then
+  redis.call('HSET', KEYS[1], 'state', 'abandoned')
+end
+return 1
+`;
+
+/** KEYS: record. A claimed key whose request was refused: free it. */
+const RELEASE = `
 if redis.call('HGET', KEYS[1], 'state') == 'in_flight' then redis.call('DEL', KEYS[1]) end
 return 1
 `;
 
-/** How long an unfinished claim blocks its key: far longer than any request takes. */
-const IN_FLIGHT_CLAIM_MS = 60_000;
+/**
+ * How long an unfinished claim blocks its key: longer than a request takes. A request still
+ * running when its claim is taken over does no harm: both finish the same ref.
+ */
+const IN_FLIGHT_CLAIM_MS = 10_000;
 
 /** How long a done effect is remembered: far longer than any redelivery or replay window. */
 const EFFECT_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -58,6 +73,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly beginScript: RedisScript;
   private readonly completeScript: RedisScript;
   private readonly abandonScript: RedisScript;
+  private readonly releaseScript: RedisScript;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -67,6 +83,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.beginScript = connection.script('orderflowIdempotencyBegin', BEGIN);
     this.completeScript = connection.script('orderflowIdempotencyComplete', COMPLETE);
     this.abandonScript = connection.script('orderflowIdempotencyAbandon', ABANDON);
+    this.releaseScript = connection.script('orderflowIdempotencyRelease', RELEASE);
   }
 
   async begin(
@@ -74,19 +91,22 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     key: string,
     fingerprint: string,
     ttlMs: number,
+    ref: string,
   ): Promise<IdempotencyClaim> {
     const reply = await this.beginScript(
       [this.recordKey(scope, key)],
-      [fingerprint, this.clock.now(), Math.max(1, Math.ceil(ttlMs)), IN_FLIGHT_CLAIM_MS],
+      [fingerprint, this.clock.now(), Math.max(1, Math.ceil(ttlMs)), IN_FLIGHT_CLAIM_MS, ref],
     );
-    const [state, response] = reply as [string, string?];
+    const [state, detail] = reply as [string, string?];
     switch (state) {
       case 'started':
       case 'in_flight':
       case 'mismatch':
         return { state };
+      case 'resume':
+        return { state, ref: detail ?? ref };
       case 'replay':
-        return { state, response: JSON.parse(response ?? 'null') as StoredResponse };
+        return { state, response: JSON.parse(detail ?? 'null') as StoredResponse };
       default:
         throw new Error(`unexpected reply of the idempotency script: ${String(state)}`);
     }
@@ -102,6 +122,10 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async abandon(scope: string, key: string): Promise<void> {
     await this.abandonScript([this.recordKey(scope, key)], []);
+  }
+
+  async release(scope: string, key: string): Promise<void> {
+    await this.releaseScript([this.recordKey(scope, key)], []);
   }
 
   async wasDone(key: string): Promise<boolean> {

@@ -8,9 +8,15 @@ import type { OrderStore } from '../../ports/order-store.js';
 import { OrderWatchers } from '../shared/order-watchers.js';
 import { closeClient, type RedisConnection, type RedisScript } from './redis-connection.js';
 
-/** KEYS: order, counts. ARGV: json, status, channel, message. */
+/**
+ * KEYS: order, counts. ARGV: json, status, channel, message, tombstone. An abandoned order
+ * comes back when a retry of its request resumes it.
+ */
 const CREATE = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  if redis.call('GET', KEYS[1]) ~= ARGV[5] then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1])
+end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
@@ -28,13 +34,23 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `;
 
-/** KEYS: order, counts. ARGV: expected json, status. */
-const FORGET = `
+/**
+ * KEYS: order, counts. ARGV: expected json, status, tombstone ttl ms, tombstone. An order the saga has
+ * not touched yet becomes a tombstone: it reads as absent, and a create from a late
+ * OrderPlaced (a publish that landed after all) cannot bring it back.
+ */
+const ABANDON = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
 return 1
 `;
+
+/** What an abandoned order's key holds. */
+const TOMBSTONE = 'abandoned';
+
+/** How long an abandoned order's tombstone stays: longer than any event is redelivered. */
+const TOMBSTONE_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** A compare-and-set that loses this often in a row means something is badly wrong. */
 const MAX_SWAP_ATTEMPTS = 16;
@@ -58,7 +74,8 @@ type Listener = (order: Order) => void;
 export class RedisOrderStore implements OrderStore {
   private readonly createScript: RedisScript;
   private readonly swapScript: RedisScript;
-  private readonly forgetScript: RedisScript;
+  private readonly abandonScript: RedisScript;
+  readonly commitsWithLog = false;
   private readonly countsKey: string;
   private readonly channel: string;
   private readonly instance = randomBytes(8).toString('hex');
@@ -73,7 +90,7 @@ export class RedisOrderStore implements OrderStore {
   ) {
     this.createScript = connection.script('orderflowOrderCreate', CREATE);
     this.swapScript = connection.script('orderflowOrderSwap', SWAP);
-    this.forgetScript = connection.script('orderflowOrderForget', FORGET);
+    this.abandonScript = connection.script('orderflowOrderAbandon', ABANDON);
     this.countsKey = `${namespace}:order-counts`;
     this.channel = `${namespace}:order-changed`;
   }
@@ -86,15 +103,23 @@ export class RedisOrderStore implements OrderStore {
       order.status,
       this.channel,
       this.message(order.orderId),
+      TOMBSTONE,
     ]);
     if (created !== 1) return;
     if (events.length > 0) {
       try {
         await this.log.append(events);
       } catch (error) {
-        // Nothing will ever drive an order whose OrderPlaced is not on the log.
-        await this.forgetScript(keys, [json, order.status]).catch(() => undefined);
-        throw error;
+        // The append may have landed all the same (an ack lost or late). The order is
+        // abandoned for good unless the saga already took it on: then its OrderPlaced is
+        // on the log and the order lives.
+        const abandoned = await this.abandonScript(keys, [
+          json,
+          order.status,
+          TOMBSTONE_TTL_MS,
+          TOMBSTONE,
+        ]);
+        if (abandoned === 1) throw error;
       }
     }
     this.watchers.notify(order);
@@ -102,7 +127,7 @@ export class RedisOrderStore implements OrderStore {
 
   async get(orderId: string): Promise<Order | undefined> {
     const json = await this.read(orderId);
-    return json === null ? undefined : (JSON.parse(json) as Order);
+    return json === null || json === TOMBSTONE ? undefined : (JSON.parse(json) as Order);
   }
 
   async transition(
@@ -191,7 +216,7 @@ export class RedisOrderStore implements OrderStore {
   ): Promise<{ order: Order; changed: boolean } | undefined> {
     for (let attempt = 0; attempt < MAX_SWAP_ATTEMPTS; attempt += 1) {
       const json = await this.read(orderId);
-      if (json === null) return undefined;
+      if (json === null || json === TOMBSTONE) return undefined;
       const order = JSON.parse(json) as Order;
       const next = decide(order);
       if (!next) return { order, changed: false };

@@ -6,7 +6,8 @@
  * pending_sot. Per order, hash `<ns>:res:<orderId>`: state (held | committed | released |
  * returned | refused), lines (JSON `[[sku, qty], …]`, one per SKU), expires_at, consumed
  * ('1' once the source of truth's on_hand reflects the sale), short (JSON, when refused).
- * Held orders are in the sorted set `<ns>:res-expiry` by expires_at.
+ * Held orders are in the sorted set `<ns>:res-expiry`, scored by when their expiry is next
+ * due to be announced (expires_at, then later while still held).
  *
  * `pending_sot` is what sync-in subtracts from the source of truth's on_hand besides the
  * holds: Σ qty(committed ∧ ¬consumed) − Σ qty(returned ∧ consumed). Each order adds
@@ -32,7 +33,7 @@ end
 export const RESERVE = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'refused' then return {0, redis.call('HGET', KEYS[1], 'short')} end
-if state then return {1} end
+if state then return {1, redis.call('HGET', KEYS[1], 'expires_at')} end
 local short, lines = {}, {}
 for i = 3, #KEYS do
   local sku, qty = ARGV[2 * i - 3], tonumber(ARGV[2 * i - 2])
@@ -53,7 +54,28 @@ end
 redis.call('HSET', KEYS[1], 'state', 'held', 'lines', cjson.encode(lines),
   'expires_at', ARGV[2], 'consumed', '0')
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return {1}
+return {1, ARGV[2]}
+`;
+
+/**
+ * KEYS: expiry. ARGV: reservation key prefix, now, limit, reannounceMs. The expiry set's
+ * score is when a hold is next due to be announced (its expiry, then every reannounceMs).
+ * Returns {orderId, expiresAt, …} of the holds due, now pushed to the back.
+ */
+export const CLAIM_EXPIRED = `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+local out = {}
+for _, orderId in ipairs(due) do
+  local expires = redis.call('HGET', ARGV[1] .. orderId, 'expires_at')
+  if expires and redis.call('HGET', ARGV[1] .. orderId, 'state') == 'held' then
+    redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[4]), orderId)
+    out[#out + 1] = orderId
+    out[#out + 1] = expires
+  else
+    redis.call('ZREM', KEYS[1], orderId)
+  end
+end
+return out
 `;
 
 /** KEYS: res, expiry. ARGV: sku key prefix, orderId. A hold becomes a sale. */
@@ -89,8 +111,23 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 `;
 
-/** KEYS: res. ARGV: sku key prefix, consumed ('1' | '0'). */
-export const MARK_SYNCED = `${WEIGHT}
+/**
+ * The sync lease's fencing: `<ns>:stock-fence` holds the newest token seen. A token older
+ * than it is refused; '' is an unfenced call.
+ */
+const FENCE = `
+local function admitted(key, token)
+  if token == '' then return true end
+  local newest = tonumber(redis.call('GET', key))
+  if newest and tonumber(token) < newest then return false end
+  redis.call('SET', key, token)
+  return true
+end
+`;
+
+/** KEYS: res, fence. ARGV: sku key prefix, consumed ('1' | '0'), fence. -1: fenced off. */
+export const MARK_SYNCED = `${WEIGHT}${FENCE}
+if not admitted(KEYS[2], ARGV[3]) then return -1 end
 local r = redis.call('HMGET', KEYS[1], 'state', 'lines', 'consumed')
 if not r[1] then return 0 end
 local pending = weight(r[1], ARGV[2]) - weight(r[1], r[3])
@@ -104,17 +141,18 @@ return 1
 `;
 
 /**
- * KEYS: sku keys. ARGV: name, price_cents, currency, onHand per key.
- * available = max(0, onHand − pending_sot − held), for all products at once.
+ * KEYS: fence, sku keys. ARGV: fence, then name, price_cents, currency, onHand per key.
+ * available = max(0, onHand − pending_sot − held), for all products at once. -1: fenced off.
  */
-export const RECONCILE = `
-for i, key in ipairs(KEYS) do
-  local base = 4 * (i - 1)
+export const RECONCILE = `${FENCE}
+if not admitted(KEYS[1], ARGV[1]) then return -1 end
+for i = 2, #KEYS do
+  local key, base = KEYS[i], 1 + 4 * (i - 2)
   local r = redis.call('HMGET', key, 'pending_sot', 'held')
   local pending, held = tonumber(r[1]) or 0, tonumber(r[2]) or 0
   local available = math.max(0, tonumber(ARGV[base + 4]) - pending - held)
   redis.call('HSET', key, 'name', ARGV[base + 1], 'price_cents', ARGV[base + 2],
     'currency', ARGV[base + 3], 'available', available, 'held', held, 'pending_sot', pending)
 end
-return #KEYS
+return #KEYS - 1
 `;

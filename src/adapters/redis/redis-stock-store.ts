@@ -1,13 +1,21 @@
 import { quantitiesBySku } from '../../domain/order.js';
 import type {
   CatalogProduct,
+  ExpiredHold,
   ReserveResult,
   StockItem,
   StockLine,
   StockStore,
 } from '../../ports/stock-store.js';
 import type { RedisConnection, RedisScript, ScriptArg } from './redis-connection.js';
-import { COMMIT, MARK_SYNCED, RECONCILE, RELEASE, RESERVE } from './redis-stock-scripts.js';
+import {
+  CLAIM_EXPIRED,
+  COMMIT,
+  MARK_SYNCED,
+  RECONCILE,
+  RELEASE,
+  RESERVE,
+} from './redis-stock-scripts.js';
 
 const ITEM_FIELDS = ['name', 'price_cents', 'currency', 'available', 'held'] as const;
 
@@ -18,8 +26,11 @@ export class RedisStockStore implements StockStore {
   private readonly releaseScript: RedisScript;
   private readonly markSyncedScript: RedisScript;
   private readonly reconcileScript: RedisScript;
+  private readonly claimExpiredScript: RedisScript;
   private readonly skuPrefix: string;
   private readonly expiryKey: string;
+  /** The newest sync-lease token seen (see redis-stock-scripts.ts). */
+  private readonly fenceKey: string;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -30,8 +41,10 @@ export class RedisStockStore implements StockStore {
     this.releaseScript = connection.script('orderflowStockRelease', RELEASE);
     this.markSyncedScript = connection.script('orderflowStockMarkSynced', MARK_SYNCED);
     this.reconcileScript = connection.script('orderflowStockReconcile', RECONCILE);
+    this.claimExpiredScript = connection.script('orderflowStockClaimExpired', CLAIM_EXPIRED);
     this.skuPrefix = `${namespace}:sku:`;
     this.expiryKey = `${namespace}:res-expiry`;
+    this.fenceKey = `${namespace}:stock-fence`;
   }
 
   async reserve(
@@ -50,10 +63,10 @@ export class RedisStockStore implements StockStore {
       [orderId, expiresAt, ...quantities.flat()],
     );
     if (!Array.isArray(reply)) throw new Error('unexpected reply of the reserve script');
-    const [ok, short] = reply as [number, string?];
+    const [ok, detail] = reply as [number, string?];
     return ok === 1
-      ? { ok: true }
-      : { ok: false, shortSkus: JSON.parse(short ?? '[]') as string[] };
+      ? { ok: true, expiresAt: Number(detail) }
+      : { ok: false, shortSkus: JSON.parse(detail ?? '[]') as string[] };
   }
 
   async commit(orderId: string): Promise<void> {
@@ -70,11 +83,17 @@ export class RedisStockStore implements StockStore {
     );
   }
 
-  expired(now: number, limit: number): Promise<string[]> {
-    if (limit <= 0) return Promise.resolve([]);
-    return this.connection.run((client) =>
-      client.zrangebyscore(this.expiryKey, '-inf', now, 'LIMIT', 0, limit),
-    );
+  async claimExpired(now: number, limit: number, reannounceMs: number): Promise<ExpiredHold[]> {
+    if (limit <= 0) return [];
+    const reply = (await this.claimExpiredScript(
+      [this.expiryKey],
+      [`${this.namespace}:res:`, now, limit, reannounceMs],
+    )) as string[];
+    const holds: ExpiredHold[] = [];
+    for (let i = 0; i + 1 < reply.length; i += 2) {
+      holds.push({ orderId: reply[i] as string, expiresAt: Number(reply[i + 1]) });
+    }
+    return holds;
   }
 
   async items(skus: readonly string[]): Promise<Map<string, StockItem>> {
@@ -104,22 +123,24 @@ export class RedisStockStore implements StockStore {
     return items;
   }
 
-  async reconcile(products: readonly CatalogProduct[]): Promise<void> {
-    if (products.length === 0) return;
-    const args: ScriptArg[] = [];
+  async reconcile(products: readonly CatalogProduct[], fence?: number): Promise<boolean> {
+    if (products.length === 0 && fence === undefined) return true;
+    const args: ScriptArg[] = [fence ?? ''];
     for (const { name, price, onHand } of products)
       args.push(name, price.amount, price.currency, onHand);
-    await this.reconcileScript(
-      products.map((product) => this.skuKey(product.sku)),
+    const reply = await this.reconcileScript(
+      [this.fenceKey, ...products.map((product) => this.skuKey(product.sku))],
       args,
     );
+    return reply !== -1;
   }
 
-  async markSynced(orderId: string, consumed: boolean): Promise<void> {
-    await this.markSyncedScript(
-      [this.reservationKey(orderId)],
-      [this.skuPrefix, consumed ? '1' : '0'],
+  async markSynced(orderId: string, consumed: boolean, fence?: number): Promise<boolean> {
+    const reply = await this.markSyncedScript(
+      [this.reservationKey(orderId), this.fenceKey],
+      [this.skuPrefix, consumed ? '1' : '0', fence ?? ''],
     );
+    return reply !== -1;
   }
 
   /** The connection belongs to the backend that opened it. */

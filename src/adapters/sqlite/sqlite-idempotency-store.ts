@@ -43,12 +43,20 @@ interface Claim {
   readonly fingerprint: string;
   readonly ttlMs: number;
   readonly expiresAt: number;
+  readonly ref: string;
+  /** Until when the claim blocks its key; 0 once abandoned. */
+  readonly claimUntil: number;
 }
+
+/** How long an unfinished claim blocks its key (see the Redis store). */
+const IN_FLIGHT_CLAIM_MS = 10_000;
+const MAX_CLAIMS = 10_000;
 
 /**
  * Idempotency keys in the hot SQLite file. Only completed keys are stored: a claim lives in
  * this process's memory until `complete` writes the response (in the caller's group commit,
- * together with the order it created), so a crash mid-request leaves nothing to time out.
+ * together with the order it created), so a crash mid-request leaves nothing to time out:
+ * the order and its answer are both there or neither is.
  * `begin` is atomic because it runs synchronously: a read and a map, no await in between.
  */
 export class SqliteIdempotencyStore implements IdempotencyStore {
@@ -64,7 +72,13 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.database.migrate(MIGRATIONS);
   }
 
-  begin(scope: string, key: string, fingerprint: string, ttlMs: number): Promise<IdempotencyClaim> {
+  begin(
+    scope: string,
+    key: string,
+    fingerprint: string,
+    ttlMs: number,
+    ref: string,
+  ): Promise<IdempotencyClaim> {
     const now = this.clock.now();
     const stored = this.database
       .statement<
@@ -82,11 +96,19 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     const id = claimId(scope, key);
     const claim = this.claims.get(id);
     if (claim && claim.expiresAt > now) {
-      return Promise.resolve({
-        state: claim.fingerprint === fingerprint ? 'in_flight' : 'mismatch',
-      });
+      if (claim.fingerprint !== fingerprint) return Promise.resolve({ state: 'mismatch' });
+      if (claim.claimUntil > now) return Promise.resolve({ state: 'in_flight' });
+      this.claims.set(id, { ...claim, claimUntil: now + IN_FLIGHT_CLAIM_MS });
+      return Promise.resolve({ state: 'resume', ref: claim.ref });
     }
-    this.claims.set(id, { fingerprint, ttlMs, expiresAt: now + ttlMs });
+    if (this.claims.size >= MAX_CLAIMS) this.prune(now);
+    this.claims.set(id, {
+      fingerprint,
+      ttlMs,
+      expiresAt: now + ttlMs,
+      ref,
+      claimUntil: now + IN_FLIGHT_CLAIM_MS,
+    });
     return Promise.resolve({ state: 'started' });
   }
 
@@ -110,8 +132,20 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   abandon(scope: string, key: string): Promise<void> {
+    const id = claimId(scope, key);
+    const claim = this.claims.get(id);
+    if (claim) this.claims.set(id, { ...claim, claimUntil: 0 });
+    return Promise.resolve();
+  }
+
+  release(scope: string, key: string): Promise<void> {
     this.claims.delete(claimId(scope, key));
     return Promise.resolve();
+  }
+
+  /** Abandoned claims are kept for a retry until their TTL; past it they go. */
+  private prune(now: number): void {
+    for (const [id, claim] of this.claims) if (claim.expiresAt <= now) this.claims.delete(id);
   }
 
   wasDone(key: string): Promise<boolean> {

@@ -41,7 +41,14 @@ export class SqliteOrderStore implements OrderStore {
   private readonly database: SqliteDatabase;
   private readonly owned: boolean;
   private readonly watchers = new OrderWatchers();
+  /** Watched orders as last read for them: another process's change is told once. */
+  private readonly watchedData = new Map<string, string>();
+  private stopWatchingOthers: (() => void) | undefined;
   private readonly sharedLog: SqliteEventLog | undefined;
+
+  get commitsWithLog(): boolean {
+    return this.sharedLog !== undefined;
+  }
 
   constructor(
     source: SqliteDatabase | string,
@@ -117,8 +124,32 @@ export class SqliteOrderStore implements OrderStore {
     return result.order;
   }
 
+  /** Changes made by other processes on the file (a `worker` beside this `api`) are told too. */
   watch(orderId: string, listener: Listener): () => void {
-    return this.watchers.add(orderId, listener);
+    const unwatch = this.watchers.add(orderId, listener);
+    this.stopWatchingOthers ??= this.database.onOtherCommit(() => this.readWatched());
+    if (!this.watchedData.has(orderId)) {
+      const row = this.database.statement<[string], { data: string }>(SELECT).get(orderId);
+      if (row) this.watchedData.set(orderId, row.data);
+    }
+    return () => {
+      unwatch();
+      if (!this.watchers.watched(orderId)) this.watchedData.delete(orderId);
+      if (this.watchers.ids().length > 0) return;
+      this.stopWatchingOthers?.();
+      this.stopWatchingOthers = undefined;
+    };
+  }
+
+  /** After another process committed: tells the watchers of each watched order it changed. */
+  private readWatched(): void {
+    const select = this.database.statement<[string], { data: string }>(SELECT);
+    for (const orderId of this.watchers.ids()) {
+      const row = select.get(orderId);
+      if (!row || this.watchedData.get(orderId) === row.data) continue;
+      this.watchedData.set(orderId, row.data);
+      this.watchers.notify(JSON.parse(row.data) as Order);
+    }
   }
 
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
@@ -132,7 +163,9 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   close(): Promise<void> {
+    this.stopWatchingOthers?.();
     this.watchers.clear();
+    this.watchedData.clear();
     if (this.owned) this.database.close();
     return Promise.resolve();
   }

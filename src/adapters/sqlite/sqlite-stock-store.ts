@@ -1,6 +1,7 @@
 import { quantitiesBySku } from '../../domain/order.js';
 import type {
   CatalogProduct,
+  ExpiredHold,
   ReserveResult,
   StockItem,
   StockLine,
@@ -38,6 +39,14 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    id: 'stock-store/2-expiry-announcements',
+    sql: `ALTER TABLE reservations ADD COLUMN announced_at INTEGER;`,
+  },
+  {
+    id: 'stock-store/3-sync-fence',
+    sql: `CREATE TABLE stock_fence (id INTEGER PRIMARY KEY CHECK (id = 1), token INTEGER NOT NULL);`,
+  },
 ];
 
 /** Takes every requested SKU or none: the NOT EXISTS guard fails the whole statement. */
@@ -50,7 +59,8 @@ const RESERVE = `WITH req (sku, qty) AS (SELECT key, value FROM json_each(?))
                     WHERE s.available IS NULL OR s.available < req.qty)`;
 const SHORT_SKUS = `SELECT req.key AS sku FROM json_each(?) req LEFT JOIN stock s ON s.sku = req.key
   WHERE s.available IS NULL OR s.available < req.value ORDER BY req.key`;
-const HAS_RESERVATION = 'SELECT 1 AS found FROM reservations WHERE order_id = ? LIMIT 1';
+const RESERVATION_EXPIRY =
+  'SELECT MIN(expires_at) AS expires_at FROM reservations WHERE order_id = ? HAVING COUNT(*) > 0';
 const REFUSAL = 'SELECT short_skus FROM reservation_refusals WHERE order_id = ?';
 const INSERT_REFUSAL =
   'INSERT OR IGNORE INTO reservation_refusals (order_id, short_skus) VALUES (?, ?)';
@@ -67,8 +77,13 @@ const RELEASE_STOCK = `UPDATE stock SET
   WHERE sku IN (SELECT sku FROM reservations WHERE order_id = @orderId AND state IN ('held', 'committed'))`;
 const RELEASE_HOLDS = `UPDATE reservations SET state = CASE state WHEN 'held' THEN 'released' ELSE 'returned' END
   WHERE order_id = ? AND state IN ('held', 'committed')`;
-const EXPIRED = `SELECT order_id, MIN(expires_at) AS first_expiry FROM reservations
-  WHERE state = 'held' AND expires_at <= ? GROUP BY order_id ORDER BY first_expiry, order_id LIMIT ?`;
+/** Holds past expiry not announced since `@since`, never-announced and oldest first. */
+const CLAIM_EXPIRED = `WITH due AS (
+    SELECT order_id FROM reservations
+    WHERE state = 'held' AND expires_at <= @now AND (announced_at IS NULL OR announced_at <= @since)
+    GROUP BY order_id ORDER BY COALESCE(MAX(announced_at), 0), MIN(expires_at), order_id LIMIT @limit)
+  UPDATE reservations SET announced_at = @now WHERE order_id IN (SELECT order_id FROM due)
+  RETURNING order_id, expires_at`;
 const ITEMS = `SELECT sku, name, price_cents, currency, available, reserved FROM stock
   WHERE sku IN (SELECT value FROM json_each(?))`;
 const UPSERT_PRODUCT = `INSERT INTO stock (sku, name, price_cents, currency, available, reserved)
@@ -84,6 +99,9 @@ const RECONCILE = `UPDATE stock SET
       - (SELECT COALESCE(SUM(qty), 0) FROM reservations WHERE sku = @sku AND state = 'held'))
   WHERE sku = @sku`;
 const MARK_SYNCED = 'UPDATE reservations SET sot_consumed = ? WHERE order_id = ?';
+/** Records the sync lease's token unless a newer one was seen: 0 changes = fenced off. */
+const ADMIT_FENCE = `INSERT INTO stock_fence (id, token) VALUES (1, ?)
+  ON CONFLICT (id) DO UPDATE SET token = excluded.token WHERE stock_fence.token <= excluded.token`;
 
 interface StockRow {
   readonly sku: string;
@@ -111,8 +129,8 @@ export class SqliteStockStore implements StockStore {
     const quantities = quantitiesBySku(lines);
     const request = JSON.stringify(Object.fromEntries(quantities));
     return this.database.write((db): ReserveResult => {
-      if (db.statement<[string], { found: number }>(HAS_RESERVATION).get(orderId))
-        return { ok: true };
+      const held = db.statement<[string], { expires_at: number }>(RESERVATION_EXPIRY).get(orderId);
+      if (held) return { ok: true, expiresAt: held.expires_at };
       const refusal = db.statement<[string], { short_skus: string }>(REFUSAL).get(orderId);
       if (refusal) return { ok: false, shortSkus: JSON.parse(refusal.short_skus) as string[] };
       const { changes } = db.statement<[string], never>(RESERVE).run(request);
@@ -122,7 +140,7 @@ export class SqliteStockStore implements StockStore {
           expiresAt,
           request,
         );
-        return { ok: true };
+        return { ok: true, expiresAt };
       }
       const shortSkus = db
         .statement<[string], { sku: string }>(SHORT_SKUS)
@@ -147,11 +165,22 @@ export class SqliteStockStore implements StockStore {
     });
   }
 
-  expired(now: number, limit: number): Promise<string[]> {
-    const rows = this.database
-      .statement<[number, number], { order_id: string }>(EXPIRED)
-      .all(now, limit);
-    return Promise.resolve(rows.map((row) => row.order_id));
+  claimExpired(now: number, limit: number, reannounceMs: number): Promise<ExpiredHold[]> {
+    return this.database.write((db) => {
+      const rows = db
+        .statement<
+          [{ now: number; since: number; limit: number }],
+          { order_id: string; expires_at: number }
+        >(CLAIM_EXPIRED)
+        .all({ now, since: now - reannounceMs, limit });
+      const byOrder = new Map<string, number>();
+      for (const row of rows) {
+        byOrder.set(row.order_id, Math.min(byOrder.get(row.order_id) ?? Infinity, row.expires_at));
+      }
+      return [...byOrder]
+        .map(([orderId, expiresAt]) => ({ orderId, expiresAt }))
+        .sort((a, b) => a.expiresAt - b.expiresAt);
+    });
   }
 
   items(skus: readonly string[]): Promise<Map<string, StockItem>> {
@@ -172,20 +201,24 @@ export class SqliteStockStore implements StockStore {
     );
   }
 
-  reconcile(products: readonly CatalogProduct[]): Promise<void> {
+  reconcile(products: readonly CatalogProduct[], fence?: number): Promise<boolean> {
     return this.database.write((db) => {
+      if (!admitted(db, fence)) return false;
       const upsert = db.statement<[string, string, number, string], never>(UPSERT_PRODUCT);
       const reconcile = db.statement<[{ sku: string; onHand: number }], never>(RECONCILE);
       for (const product of products) {
         upsert.run(product.sku, product.name, product.price.amount, product.price.currency);
         reconcile.run({ sku: product.sku, onHand: product.onHand });
       }
+      return true;
     });
   }
 
-  markSynced(orderId: string, consumed: boolean): Promise<void> {
+  markSynced(orderId: string, consumed: boolean, fence?: number): Promise<boolean> {
     return this.database.write((db) => {
+      if (!admitted(db, fence)) return false;
       db.statement<[number, string], never>(MARK_SYNCED).run(consumed ? 1 : 0, orderId);
+      return true;
     });
   }
 
@@ -193,4 +226,10 @@ export class SqliteStockStore implements StockStore {
     if (this.owned) this.database.close();
     return Promise.resolve();
   }
+}
+
+/** The sync lease's fencing, in the caller's write: false when a newer token was seen. */
+function admitted(db: SqliteDatabase, fence: number | undefined): boolean {
+  if (fence === undefined) return true;
+  return db.statement<[number], never>(ADMIT_FENCE).run(fence).changes === 1;
 }

@@ -88,16 +88,20 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
           principal.id,
           key,
           body,
-          async (record) => {
+          ctx.intake.newOrderId(),
+          async ({ ref, resume, record }) => {
             let stored: StoredResponse | undefined;
-            // `record` runs inside place, in the tick of the order's own write.
-            const order = await ctx.intake.place(body, caller, (placed) => {
-              stored = {
-                status: 202,
-                body: acceptedBody(placed),
-                headers: { location: locationOf(placed.orderId) },
-              };
-              return record(stored);
+            const order = await ctx.intake.place(body, caller, {
+              orderId: ref,
+              resume,
+              record: (placed) => {
+                stored = {
+                  status: 202,
+                  body: acceptedBody(placed),
+                  headers: { location: locationOf(placed.orderId) },
+                };
+                return record(stored);
+              },
             });
             return (
               stored ?? {
