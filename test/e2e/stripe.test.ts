@@ -13,7 +13,7 @@ import {
   waitForSotConsistent,
 } from '../helpers/invariants.js';
 import { startService, stopAllServices, type Env, type Service } from '../helpers/service.js';
-import { mapLimit, sleep } from '../helpers/wait.js';
+import { mapLimit, sleep, waitFor } from '../helpers/wait.js';
 
 const SECRET = 'whsec_test';
 const PRICE = { amount: 1250, currency: 'USD' };
@@ -258,6 +258,35 @@ describe('the give-up horizon', () => {
       expect(fake.intentsFor(orderId)).toEqual([]);
       expect(await deadLetters(svc)).toEqual([]);
       expect(isTerminal(final.status)).toBe(true);
+    },
+  );
+
+  it(
+    'a charge that captured but whose answers were all lost: after the horizon it is found and refunded',
+    { timeout: 120_000 },
+    async () => {
+      // The charge captures, its answer is lost, and the provider is gone before any retry.
+      await fake.setFaults({ down: false, loseAnswerAfterCharge: 1 });
+      const { orderId } = await svc.placeAccepted(orderBody({ sku: SKU, qty: 2 }));
+      await waitFor(() => (fake.chargesFor(orderId) > 0 ? true : undefined), {
+        timeoutMs: 15_000,
+        intervalMs: 2,
+        what: `the charge of ${orderId} to reach the provider`,
+      });
+      await fake.setFaults({ down: 'refuse', loseAnswerAfterCharge: 0 });
+      const final = await svc.waitForTerminal(orderId, 90_000);
+      expect(final.status).toBe('PAYMENT_FAILED');
+      expect(fake.capturedFor(orderId)).toBe(2 * PRICE.amount);
+      // The provider is back: what it holds for the order is found and refunded.
+      await fake.setFaults({ down: false });
+      await waitFor(() => (fake.refundedFor(orderId) > 0 ? true : undefined), {
+        timeoutMs: 30_000,
+        what: `the captured charge of ${orderId} to be found and refunded`,
+      });
+      expect(fake.capturedFor(orderId)).toBe(2 * PRICE.amount);
+      expect(fake.refundedFor(orderId)).toBe(2 * PRICE.amount);
+      expect(fake.refundsFor(orderId)).toBe(1);
+      expect(await svc.adminProduct(SKU)).toMatchObject({ available: 10, reserved: 0 });
     },
   );
 });

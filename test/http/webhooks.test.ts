@@ -161,6 +161,16 @@ describe('POST /v1/webhooks/stripe', () => {
     await service.close();
   });
 
+  it('fails the order and gives its stock back when the provider captured another amount', async () => {
+    const before = await widget();
+    const { orderId, paymentRef } = await reservedAwaitingPayment();
+    await saga.confirmPayment(orderId, paymentRef, true, undefined, { amount: 1, currency: 'USD' });
+    const order = await service.backends.orders.get(orderId);
+    expect(order?.status).toBe('PAYMENT_FAILED');
+    expect(order?.reason).toMatch(/captured 1 USD/);
+    expect(await widget()).toEqual(before);
+  });
+
   it('records a payment_intent.succeeded sent three times once; the saga completes the order once', async () => {
     const { orderId, paymentRef } = await reservedAwaitingPayment();
     const before = await widget();
