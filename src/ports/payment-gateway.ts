@@ -43,7 +43,12 @@ export type ChargeResult =
    * The customer must act (3-D Secure): the outcome arrives later as a webhook, and the
    * reservation waits for it until it expires.
    */
-  | { readonly status: 'pending'; readonly paymentRef: string };
+  | { readonly status: 'pending'; readonly paymentRef: string }
+  /**
+   * The payment was cancelled before it completed (by `cancel`, at its hold's expiry): a
+   * charge retried after a crash between that cancel and the order's CANCELLED sees this.
+   */
+  | { readonly status: 'cancelled' };
 
 export interface RefundRequest {
   readonly orderId: string;

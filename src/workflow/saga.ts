@@ -234,6 +234,9 @@ export class OrderSaga {
     switch (charged.status) {
       case 'declined':
         return this.release(order, 'PAYMENT_FAILED', charged.reason);
+      case 'cancelled':
+        // Cancelled at the hold's expiry, before a crash kept the order from CANCELLED.
+        return this.release(order, 'CANCELLED', 'reservation expired before the payment completed');
       case 'pending':
         return trigger.expired || this.reservationExpired(order)
           ? this.expire(order, charged.paymentRef)
@@ -292,7 +295,10 @@ export class OrderSaga {
     }
     if (succeeded && endedWithoutPayment(order.status)) {
       await this.chargePayment.compensate({ ...order, paymentRef });
+      return;
     }
+    // Already past RESERVED (a redelivery after a crash at PAID, say): take it on from there.
+    await this.advance(orderId);
   }
 
   private async paid(order: Order, paymentRef: string): Promise<Order | undefined> {

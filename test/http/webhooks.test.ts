@@ -161,6 +161,27 @@ describe('POST /v1/webhooks/stripe', () => {
     await service.close();
   });
 
+  it('takes an order left at PAID by a crash on to COMPLETED when its confirmation comes again', async () => {
+    const before = await widget();
+    const { orderId, paymentRef } = await reservedAwaitingPayment();
+    // What a crash right after the webhook's PAID leaves behind.
+    const paid = await service.backends.orders.transition(
+      orderId,
+      'RESERVED',
+      'PAID',
+      new Date().toISOString(),
+      { paymentRef },
+    );
+    expect(paid?.status).toBe('PAID');
+    await saga.confirmPayment(orderId, paymentRef, true);
+    const order = await service.backends.orders.get(orderId);
+    expect(order?.status).toBe('COMPLETED');
+    const qty = order?.items.reduce((sum, line) => sum + line.qty, 0) ?? 0;
+    const after = await widget();
+    expect(after?.reserved).toBe(before?.reserved);
+    expect(after?.available).toBe((before?.available ?? 0) - qty);
+  });
+
   it('fails the order and gives its stock back when the provider captured another amount', async () => {
     const before = await widget();
     const { orderId, paymentRef } = await reservedAwaitingPayment();

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DECLINED,
   errorCode,
+  isTerminal,
   orderBody,
   totalOrders,
   VISA,
@@ -133,6 +134,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
     send: () => Promise<{ status: number; json: unknown; retryAfter?: string }>,
     deadline: number,
     onRetry: () => void = () => undefined,
+    retried: readonly number[] = [0, 409, 503],
   ): Promise<{ status: number; json: unknown }> {
     for (;;) {
       let answer: { status: number; json: unknown; retryAfter?: string };
@@ -141,7 +143,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
       } catch {
         answer = { status: 0, json: undefined };
       }
-      if (![0, 409, 503].includes(answer.status) || Date.now() > deadline) return answer;
+      if (!retried.includes(answer.status) || Date.now() > deadline) return answer;
       onRetry();
       await sleep(answer.status === 503 ? Number(answer.retryAfter ?? 1) * 1000 : 100);
     }
@@ -181,15 +183,31 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
     if (keyed.scenario === 'cancel') {
       await sleep(Math.random() * 1_500);
       cancelsSent += 1;
-      await untilDefinite(async () => {
-        const res = await api().cancel(orderId);
-        return { status: res.status, json: res.json };
-      }, deadline);
+      // A 409 here is `not_cancellable`: a definite answer.
+      await untilDefinite(
+        async () => {
+          const res = await api().cancel(orderId);
+          return { status: res.status, json: res.json };
+        },
+        deadline,
+        undefined,
+        [0, 503],
+      );
     } else if (keyed.scenario === '3ds-completed') {
+      // Until its PaymentIntent awaits the customer, or the order ended without one (no stock).
       const intent = await waitFor(
-        () => fake.intentsFor(orderId).find((candidate) => candidate.status === 'requires_action'),
-        { timeoutMs: 60_000, what: `a PaymentIntent of ${orderId} awaiting the customer` },
-      ).catch(() => undefined);
+        async () => {
+          const waiting = fake
+            .intentsFor(orderId)
+            .find((candidate) => candidate.status === 'requires_action');
+          if (waiting) return waiting;
+          const order = await api()
+            .getOrder(orderId)
+            .catch(() => undefined);
+          return order && isTerminal(order.status) ? null : undefined;
+        },
+        { timeoutMs: 60_000, intervalMs: 200, what: `the 3-D Secure payment of ${orderId}` },
+      ).catch(() => null);
       if (!intent) return;
       await sleep(Math.random() * 2_000);
       let event;
@@ -236,7 +254,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
 
   it('keeps every invariant', async () => {
     const keyed: Keyed[] = [];
-    const deadline = Date.now() + 150_000;
+    const deadline = Date.now() + 120_000;
     let issued = 0;
     const followUps: Promise<void>[] = [];
     const client = async (): Promise<void> => {
@@ -259,8 +277,8 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
     const schedule = faultSchedule();
     await Promise.all(Array.from({ length: CLIENTS }, client));
     await schedule;
-    await Promise.all(followUps);
     const loadMs = Date.now() - startedAt;
+    await Promise.all(followUps);
 
     // Every client got a definite answer: a 202, or a refusal that made no order.
     const undecided = keyed.filter((order) => [0, 409, 503].includes(order.status));
@@ -288,7 +306,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
         `orders by status ${JSON.stringify(byStatus)}`,
         `${webhooksSent} webhooks, ${cancelsSent} cancels`,
         `faults: ${faults.join(', ')}`,
-        `load ${Math.round(loadMs / 1000)} s, quiet after ${Math.round((Date.now() - startedAt) / 1000)} s`,
+        `load ${Math.round(loadMs / 1000)} s, follow-ups and quiet after ${Math.round((Date.now() - startedAt) / 1000)} s`,
       ].join('; '),
     );
     expect(terminalOnceViolations(views)).toEqual([]);
@@ -308,6 +326,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
     expect(ledgerViolations(fake, views)).toEqual([]);
 
     // The source of truth: every terminal order once, with its status; on_hand = stock − sold.
+    let sotState = 'not read yet';
     await waitFor(
       async () => {
         const rows = await backends.postgres.sql<{ order_id: string; status: string }>(
@@ -315,9 +334,19 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
         );
         const byId = new Map(rows.map((row) => [row.order_id, row.status]));
         const wrong = views.filter((view) => byId.get(view.orderId) !== view.status);
+        sotState =
+          `${rows.length} rows for ${views.length} orders; ${wrong.length} differ, e.g. ` +
+          wrong
+            .slice(0, 5)
+            .map((view) => `${view.orderId} ${view.status} (SoT ${byId.get(view.orderId)})`)
+            .join(', ');
         return rows.length === views.length && wrong.length === 0 ? true : undefined;
       },
-      { timeoutMs: 60_000, what: 'the source of truth to hold every terminal order once' },
+      {
+        timeoutMs: 60_000,
+        what: 'the source of truth to hold every terminal order once',
+        describe: () => sotState,
+      },
     );
     for (const sku of Object.keys(STOCK) as Sku[]) {
       const [row] = await backends.postgres.sql<{ on_hand: number }>(

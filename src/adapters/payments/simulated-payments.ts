@@ -64,7 +64,7 @@ export class SimulatedPayments implements PaymentGateway {
     if (known) return Promise.resolve(this.current(known));
     const result = this.decide(request);
     this.charges.set(request.idempotencyKey, result);
-    if (result.status !== 'declined') {
+    if (result.status === 'succeeded' || result.status === 'pending') {
       this.payments.set(result.paymentRef, {
         orderId: request.orderId,
         amount: request.amount,
@@ -119,7 +119,7 @@ export class SimulatedPayments implements PaymentGateway {
     if (known.status !== 'pending') return known;
     const payment = this.payments.get(known.paymentRef);
     if (payment?.status === 'cancelled') {
-      return { status: 'declined', reason: 'the payment was canceled' };
+      return { status: 'cancelled' };
     }
     return known;
   }

@@ -188,7 +188,7 @@ export class StripePayments implements PaymentGateway, PaymentWebhooks {
           reason: current.last_payment_error?.message ?? 'the payment failed',
         };
       case 'canceled':
-        return { status: 'declined', reason: 'the payment was canceled' };
+        return { status: 'cancelled' };
       default:
         // requires_action (3-D Secure), processing: the outcome comes as a webhook.
         return { status: 'pending', paymentRef: current.id };
