@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { ConfigError } from '../runtime/config.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
-import { startOrderflow } from './start.js';
+import { startOrderflow, type Running, type StartOptions } from './start.js';
 
 async function loadPlugins(paths: readonly string[]): Promise<ConsumerDefinition[]> {
   const consumers: ConsumerDefinition[] = [];
@@ -22,6 +22,44 @@ const program = new Command()
   .name('orderflow')
   .description('Event-driven order processing: configured by ORDERFLOW_* environment variables.');
 
+/** Drains on SIGTERM / SIGINT and exits; a second signal exits at once. */
+function exitOnSignals(running: Running, logger: Logger): void {
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    running.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: String(error) }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function startOrExit(options: StartOptions, logger: Logger): Promise<Running> {
+  try {
+    return await startOrderflow({ ...options, logger });
+  } catch (error) {
+    const message = error instanceof ConfigError ? error.message : String(error);
+    logger.fatal({ err: message }, 'orderflow could not start');
+    process.exit(1);
+  }
+}
+
+const consumerArgs = (modules: readonly string[] = []): string[] =>
+  modules.length === 0 ? [] : ['--consumer', ...modules];
+
 program
   .command('start')
   .description('serve the API and run the workflow, consumers and schedules of ORDERFLOW_ROLE')
@@ -31,38 +69,29 @@ program
   )
   .action(async (options: { consumer?: string[] }) => {
     const logger = pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
-    let running: Awaited<ReturnType<typeof startOrderflow>>;
-    try {
-      running = await startOrderflow({
-        logger,
+    const running = await startOrExit(
+      {
         consumers: await loadPlugins(options.consumer ?? []),
-      });
-    } catch (error) {
-      const message = error instanceof ConfigError ? error.message : String(error);
-      logger.fatal({ err: message }, 'orderflow could not start');
-      process.exit(1);
-    }
-    let stopping = false;
-    const shutdown = (signal: string): void => {
-      if (stopping) {
-        logger.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      stopping = true;
-      logger.info({ signal }, 'draining');
-      running.stop().then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error({ err: String(error) }, 'stop failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    process.on('SIGINT', () => shutdown('SIGINT'));
+        pipeline: { entry: fileURLToPath(import.meta.url), args: consumerArgs(options.consumer) },
+      },
+      logger,
+    );
+    exitOnSignals(running, logger);
+  });
+
+program
+  .command('pipeline', { hidden: true })
+  .description('the embedded pipeline process that `start` runs beside its API')
+  .option('--consumer <module...>', 'as for start')
+  .action(async (options: { consumer?: string[] }) => {
+    const logger = pino({ name: 'orderflow-pipeline', level: process.env['LOG_LEVEL'] ?? 'info' });
+    const running = await startOrExit(
+      { consumers: await loadPlugins(options.consumer ?? []), serve: false },
+      logger,
+    );
+    // The API process is gone (killed, crashed): the pipeline goes too, at once.
+    process.on('disconnect', () => process.exit(0));
+    exitOnSignals(running, logger);
   });
 
 await program.parseAsync(process.argv);

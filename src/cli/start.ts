@@ -3,6 +3,7 @@ import { pino, type Logger } from 'pino';
 import { buildApp } from '../http/app.js';
 import { isLoopback, loadConfig, type Config } from '../runtime/config.js';
 import { Service } from '../runtime/service.js';
+import { PipelineProcess } from './pipeline-process.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 
 export interface StartOptions {
@@ -10,6 +11,14 @@ export interface StartOptions {
   readonly config?: Config;
   readonly consumers?: readonly ConsumerDefinition[];
   readonly logger?: Logger;
+  /**
+   * How to start the embedded default's pipeline process (`ORDERFLOW_PIPELINE=process`): the
+   * CLI entry and the arguments it passes on (the consumer modules). Without it the
+   * pipeline runs in this process.
+   */
+  readonly pipeline?: { readonly entry: string; readonly args: readonly string[] };
+  /** False in the pipeline process itself: no HTTP, no demo catalog (the API process has them). */
+  readonly serve?: boolean;
 }
 
 /** A running orderflow: its address (the API, or only health and metrics) and how to stop it. */
@@ -31,25 +40,41 @@ export async function startOrderflow(options: StartOptions = {}): Promise<Runnin
   }
   if (!isLoopback(config.host) && !config.apiKeys)
     throw new Error('refusing to serve without API keys');
-  const service = await Service.open({ config, logger, consumers: options.consumers ?? [] });
+  const serve = options.serve ?? true;
+  const embedded = config.redisUrl === undefined;
+  const split =
+    serve && embedded && config.role === 'all' && config.pipeline === 'process' && options.pipeline;
+  const own: Config = split ? { ...config, role: 'api' } : config;
+  const service = await Service.open({ config: own, logger, consumers: options.consumers ?? [] });
+  const pipeline = split
+    ? new PipelineProcess(options.pipeline.entry, options.pipeline.args, logger)
+    : undefined;
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   try {
-    const servesApi = config.role === 'all' || config.role === 'api';
-    app = await buildApp(service.ctx, { routes: servesApi ? 'all' : 'ops' });
-    url = await app.listen({ port: config.port, host: config.host });
-    await service.start();
+    if (serve) {
+      const servesApi = own.role === 'all' || own.role === 'api';
+      app = await buildApp(service.ctx, { routes: servesApi ? 'all' : 'ops' });
+      url = await app.listen({ port: config.port, host: config.host });
+    }
+    await service.start({ seed: serve });
+    pipeline?.start();
   } catch (error) {
     await app?.close();
+    await pipeline?.stop();
     await service.stop();
     throw error;
   }
-  logger.info({ url, role: config.role, dataDir: config.dataDir }, 'orderflow ready');
+  logger.info(
+    { url, role: config.role, pipeline: split ? 'process' : 'inline', dataDir: config.dataDir },
+    serve ? 'orderflow ready' : 'orderflow pipeline ready',
+  );
   return {
     url,
     service,
     stop: async () => {
       await app?.close();
+      await pipeline?.stop();
       await service.stop();
     },
   };

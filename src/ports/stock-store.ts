@@ -11,6 +11,7 @@ export interface StockStore {
    * Holds every line of the order or none (lines of one SKU summed) until `expiresAt`.
    * Reserving again for the same order returns the first answer, with the first hold's
    * expiry: the hold's expiry is the stock store's, whatever a retried caller asked for.
+   * A hold that was released is held anew (an order the intake abandoned, then resumed).
    */
   reserve(orderId: string, lines: readonly StockLine[], expiresAt: number): Promise<ReserveResult>;
 

@@ -91,6 +91,7 @@ async function openDistributed(
     idempotency: redis.idempotency,
     outbox: redis.outbox,
     lease: redis.lease,
+    declineCounts: redis.declineCounts,
     sot,
     ping: async () => {
       const [logUp, redisUp] = await Promise.all([log.ping(), redis.ping()]);

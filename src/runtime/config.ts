@@ -57,6 +57,12 @@ export interface Config {
    * which the process kills itself with SIGKILL. Empty in production.
    */
   readonly faultKillAt: readonly string[];
+  /**
+   * Where the embedded default (`ORDERFLOW_ROLE=all`, no Redis/NATS) runs its pipeline
+   * (`ORDERFLOW_PIPELINE`): `process`, a child process of lower priority beside the API, so
+   * the checkout's event loop serves the checkout; `inline`, in the API's own process.
+   */
+  readonly pipeline: 'process' | 'inline';
 }
 
 /**
@@ -146,11 +152,18 @@ export function loadConfig(env: Env = process.env): Config {
       0,
       1_000_000,
     ),
+    pipeline: parsePipeline(get('ORDERFLOW_PIPELINE') ?? 'process'),
     faultKillAt: (get('ORDERFLOW_FAULT_KILL_AT') ?? '')
       .split(',')
       .map((name) => name.trim())
       .filter(Boolean),
   };
+}
+
+function parsePipeline(value: string): 'process' | 'inline' {
+  const lower = value.toLowerCase();
+  if (lower === 'process' || lower === 'inline') return lower;
+  throw new ConfigError(`ORDERFLOW_PIPELINE must be process or inline, not ${value}`);
 }
 
 function parseStripe(

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../ports/clock.js';
 import type { EventLog } from '../ports/event-log.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
+import type { DeclineCounter } from '../ports/decline-counter.js';
 import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { PaymentWebhooks } from '../ports/payment-gateway.js';
@@ -21,6 +22,8 @@ export interface Backends {
   readonly outbox: SyncOutbox;
   readonly sot: SourceOfTruth;
   readonly lease: Lease;
+  /** Declined payments per customer, method, card and IP, shared by every process. */
+  readonly declineCounts: DeclineCounter;
   /** Whether the engines the intake needs (the hot store and the log) answer. */
   ping(): Promise<Record<string, boolean>>;
   /**

@@ -11,6 +11,8 @@ export function checkpoints(names: readonly string[], logger: Logger): (name: st
   return (name) => {
     if (!armed.has(name)) return;
     logger.warn({ checkpoint: name }, 'fault injection: killing the process');
+    // In the embedded pipeline process the whole service goes: the API process too.
+    if (process.send !== undefined) process.kill(process.ppid, 'SIGKILL');
     process.kill(process.pid, 'SIGKILL');
   };
 }

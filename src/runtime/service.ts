@@ -71,7 +71,7 @@ export class Service {
     );
     this.scheduler = new Scheduler(logger, metrics, () => this.leaseKeeper.held);
     const checkpoint = checkpoints(config.faultKillAt, logger);
-    const declines = new DeclineGuard(config.declineLimit, clock);
+    const declines = new DeclineGuard(config.declineLimit, clock, backends.declineCounts);
     this.sync = new SourceOfTruthSync({ ...backends, clock });
     this.saga = new OrderSaga({
       ...backends,
@@ -140,14 +140,16 @@ export class Service {
    * Seeds the demo catalog on first start and starts this role's work. The schedules
    * (and a first sync-in) run in the one process that holds their lease.
    */
-  async start(): Promise<void> {
+  async start(options: { seed?: boolean } = {}): Promise<void> {
     const { config, logger } = this.options;
-    await this.seedDemoCatalog().catch((error: unknown) => {
-      logger.warn(
-        { err: String(error) },
-        'source of truth unreachable at start; using the stock cache',
-      );
-    });
+    if (options.seed ?? true) {
+      await this.seedDemoCatalog().catch((error: unknown) => {
+        logger.warn(
+          { err: String(error) },
+          'source of truth unreachable at start; using the stock cache',
+        );
+      });
+    }
     for (const [check, warning] of Object.entries(await this.warnings())) {
       logger.warn({ check }, warning);
     }

@@ -1,8 +1,9 @@
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
+import { DECLINE_WINDOW_MS, type DeclineCounter } from '../ports/decline-counter.js';
 
-/** The window the card-testing defence counts declines over. */
-export const DECLINE_WINDOW_MS = 3_600_000;
+/** What the guard needs of a counter: the shared store's, or this process's memory. */
+export type DeclineCounts = Pick<DeclineCounter, 'add' | 'counts'>;
 
 /** Who a payment came from, as far as the card-testing defence can tell. */
 export interface DeclineSubject {
@@ -19,17 +20,6 @@ export interface DeclineSubject {
 }
 
 /**
- * Where the counts live: per process in memory now; a store shared by every process
- * (Redis) implements the same two calls. A count covers the last DECLINE_WINDOW_MS.
- */
-export interface DeclineCounter {
-  /** Counts one decline under each key, now. */
-  add(keys: readonly string[]): Promise<void>;
-  /** The declines of each key within the window, in the order of `keys`. */
-  counts(keys: readonly string[]): Promise<readonly number[]>;
-}
-
-/**
  * The card-testing defence: counts declined payments per customer, per payment method
  * (per card, when the provider names it) and per end-user IP over the last hour; from
  * `limit` (0 = off) on, new orders from any of them are refused. The IP is the end user's
@@ -37,12 +27,12 @@ export interface DeclineCounter {
  * every customer shares the back end's IP.
  */
 export class DeclineGuard {
-  private readonly counter: DeclineCounter;
+  private readonly counter: DeclineCounts;
 
   constructor(
     private readonly limit: number,
     clock: Clock,
-    counter?: DeclineCounter,
+    counter?: DeclineCounts,
   ) {
     this.counter = counter ?? new MemoryDeclineCounter({ clock });
   }
@@ -87,7 +77,7 @@ export interface MemoryDeclineCounterOptions {
 }
 
 /** Decline times per key in this process's memory, bounded in keys and in times per key. */
-export class MemoryDeclineCounter implements DeclineCounter {
+export class MemoryDeclineCounter implements DeclineCounts {
   private readonly times = new Map<string, number[]>();
   private readonly clock: Clock;
   private readonly windowMs: number;

@@ -199,6 +199,20 @@ export function describeStockStoreContract(
       expect(seen.has(fresh)).toBe(true);
     });
 
+    it('holds a released reservation anew when its order is reserved again', async () => {
+      await stock.reconcile([product('A', 5)]);
+      const order = orderId();
+      await stock.reserve(order, [{ sku: 'A', qty: 2 }], 1_000);
+      await stock.release(order);
+      expect(await stock.reserve(order, [{ sku: 'A', qty: 2 }], 2_000)).toEqual({
+        ok: true,
+        expiresAt: 2_000,
+      });
+      expect(await levels('A')).toEqual({ available: 3, reserved: 2 });
+      await stock.commit(order);
+      expect(await levels('A')).toEqual({ available: 3, reserved: 0 });
+    });
+
     it('keeps the first hold and its expiry when an order is reserved again', async () => {
       await stock.reconcile([product('A', 5)]);
       const order = orderId();

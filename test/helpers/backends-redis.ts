@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
+import { RedisDeclineCounter } from '../../src/adapters/redis/redis-decline-counter.js';
 import { RedisIdempotencyStore } from '../../src/adapters/redis/redis-idempotency-store.js';
 import { RedisLease } from '../../src/adapters/redis/redis-lease.js';
 import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
@@ -10,6 +11,7 @@ import { RedisSyncOutbox } from '../../src/adapters/redis/redis-sync-outbox.js';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
+import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
@@ -117,4 +119,8 @@ export const REDIS_FIXTURES = {
     ({ connection, namespace, clock }) => new RedisSyncOutbox(connection, namespace, clock),
   ),
   lease: redisFixture<Lease>(({ connection, namespace }) => new RedisLease(connection, namespace)),
+  declineCounter: redisFixture<DeclineCounter>(
+    ({ connection, namespace, clock }) =>
+      new RedisDeclineCounter(connection, namespace, clock, DECLINE_WINDOW_MS),
+  ),
 } as const;

@@ -4,6 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempotency-store.js';
+import { SqliteDeclineCounter } from '../../src/adapters/sqlite/sqlite-decline-counter.js';
 import { SqliteLease } from '../../src/adapters/sqlite/sqlite-lease.js';
 import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.js';
 import { SqliteSourceOfTruth } from '../../src/adapters/sqlite/sqlite-source-of-truth.js';
@@ -12,6 +13,7 @@ import { SqliteSyncOutbox } from '../../src/adapters/sqlite/sqlite-sync-outbox.j
 import type { Clock } from '../../src/ports/clock.js';
 import type { EventLog } from '../../src/ports/event-log.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
+import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
 import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
@@ -30,6 +32,7 @@ export interface Backend {
   readonly idempotencyStore: FixtureFactory<IdempotencyStore>;
   readonly syncOutbox: FixtureFactory<SyncOutbox>;
   readonly lease: FixtureFactory<Lease>;
+  readonly declineCounter: FixtureFactory<DeclineCounter>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
 }
 
@@ -97,6 +100,10 @@ export const SQLITE_BACKEND: Backend = {
   ),
   syncOutbox: sqliteFixture('orderflow.db', (file, clock) => new SqliteSyncOutbox(file, clock)),
   lease: sqliteFixture('orderflow.db', (file, clock) => new SqliteLease(file, clock)),
+  declineCounter: sqliteFixture(
+    'orderflow.db',
+    (file, clock) => new SqliteDeclineCounter(file, clock, DECLINE_WINDOW_MS),
+  ),
   sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
 };
 

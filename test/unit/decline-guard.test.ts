@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { newOrder } from '../../src/domain/order.js';
+import { DECLINE_WINDOW_MS } from '../../src/ports/decline-counter.js';
 import {
-  DECLINE_WINDOW_MS,
   DeclineGuard,
   MemoryDeclineCounter,
+  type DeclineCounts,
   declineSubjectOf,
-  type DeclineCounter,
   type DeclineSubject,
 } from '../../src/workflow/decline-guard.js';
 
@@ -88,7 +88,7 @@ describe('decline guard', () => {
 
   it('is off at 0: nothing counted, nothing blocked', async () => {
     const calls: string[] = [];
-    const counter: DeclineCounter = {
+    const counter: DeclineCounts = {
       add: () => {
         calls.push('add');
         return Promise.resolve();
@@ -106,7 +106,7 @@ describe('decline guard', () => {
 
   it('counts through the counter it is given (a shared store implements the same two calls)', async () => {
     const added: string[][] = [];
-    const counter: DeclineCounter = {
+    const counter: DeclineCounts = {
       add: (keys) => {
         added.push([...keys]);
         return Promise.resolve();

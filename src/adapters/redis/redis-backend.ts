@@ -1,6 +1,8 @@
 import type { Clock } from '../../ports/clock.js';
 import type { EventLog } from '../../ports/event-log.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
+import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
+import { RedisDeclineCounter } from './redis-decline-counter.js';
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
 import { RedisLease } from './redis-lease.js';
 import { RedisOrderStore } from './redis-order-store.js';
@@ -23,6 +25,7 @@ export interface RedisBackend {
   readonly idempotency: RedisIdempotencyStore;
   readonly outbox: RedisSyncOutbox;
   readonly lease: RedisLease;
+  readonly declineCounts: RedisDeclineCounter;
   /** True while Redis answers. */
   ping(): Promise<boolean>;
   /** Up but unsafe, by check name: `redisPersistence` when Redis keeps nothing on a restart. */
@@ -50,6 +53,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
     idempotency: new RedisIdempotencyStore(connection, namespace, clock),
     outbox: new RedisSyncOutbox(connection, namespace, clock),
     lease: new RedisLease(connection, namespace),
+    declineCounts: new RedisDeclineCounter(connection, namespace, clock, DECLINE_WINDOW_MS),
     ping: () => connection.ping(),
     warnings: async (): Promise<Record<string, string>> => {
       const warning = await persistence.warning();

@@ -33,7 +33,8 @@ end
 export const RESERVE = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if state == 'refused' then return {0, redis.call('HGET', KEYS[1], 'short')} end
-if state then return {1, redis.call('HGET', KEYS[1], 'expires_at')} end
+-- A released hold is held anew (an order abandoned by the intake, then resumed by its retry).
+if state and state ~= 'released' then return {1, redis.call('HGET', KEYS[1], 'expires_at')} end
 local short, lines = {}, {}
 for i = 3, #KEYS do
   local sku, qty = ARGV[2 * i - 3], tonumber(ARGV[2 * i - 2])

@@ -1,7 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../ports/clock.js';
+import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
+import { SqliteDeclineCounter } from './sqlite-decline-counter.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { SqliteIdempotencyStore } from './sqlite-idempotency-store.js';
 import { SqliteLease } from './sqlite-lease.js';
@@ -18,6 +20,7 @@ export interface SqliteBackend {
   readonly outbox: SqliteSyncOutbox;
   readonly sot: SqliteSourceOfTruth;
   readonly lease: SqliteLease;
+  readonly declineCounts: SqliteDeclineCounter;
   /** The hot file shared by everything but the source of truth (one group-commit writer). */
   readonly hot: SqliteDatabase;
   /** The source-of-truth file. */
@@ -58,6 +61,7 @@ export function openSqliteBackend(
   const outbox = new SqliteSyncOutbox(hot, clock);
   const sot = new SqliteSourceOfTruth(sotDatabase, clock);
   const lease = new SqliteLease(hot, clock);
+  const declines = new SqliteDeclineCounter(hot, clock, DECLINE_WINDOW_MS);
   let closing: Promise<void> | undefined;
   return {
     log,
@@ -67,6 +71,7 @@ export function openSqliteBackend(
     outbox,
     sot,
     lease,
+    declineCounts: declines,
     hot,
     sotFile: sotDatabase,
     ping: async () => ({ sqlite: await log.ping() }),

@@ -36,7 +36,8 @@ export interface SqliteDatabaseOptions {
   readonly otherCommitsCheckMs?: number;
 }
 
-const OTHER_COMMITS_CHECK_MS = 50;
+/** `PRAGMA data_version` reads shared memory only: checking often costs next to nothing. */
+const OTHER_COMMITS_CHECK_MS = 5;
 
 /** Result codes of a file that cannot be written right now (locked, full, read-only, failing). */
 const TRANSIENT_CODE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|PROTOCOL|NOMEM)/;

@@ -59,8 +59,9 @@ const RESERVE = `WITH req (sku, qty) AS (SELECT key, value FROM json_each(?))
                     WHERE s.available IS NULL OR s.available < req.qty)`;
 const SHORT_SKUS = `SELECT req.key AS sku FROM json_each(?) req LEFT JOIN stock s ON s.sku = req.key
   WHERE s.available IS NULL OR s.available < req.value ORDER BY req.key`;
-const RESERVATION_EXPIRY =
-  'SELECT MIN(expires_at) AS expires_at FROM reservations WHERE order_id = ? HAVING COUNT(*) > 0';
+const RESERVATION_EXPIRY = `SELECT MIN(expires_at) AS expires_at FROM reservations
+  WHERE order_id = ? AND state <> 'released' HAVING COUNT(*) > 0`;
+const FORGET_RELEASED = `DELETE FROM reservations WHERE order_id = ? AND state = 'released'`;
 const REFUSAL = 'SELECT short_skus FROM reservation_refusals WHERE order_id = ?';
 const INSERT_REFUSAL =
   'INSERT OR IGNORE INTO reservation_refusals (order_id, short_skus) VALUES (?, ?)';
@@ -131,6 +132,8 @@ export class SqliteStockStore implements StockStore {
     return this.database.write((db): ReserveResult => {
       const held = db.statement<[string], { expires_at: number }>(RESERVATION_EXPIRY).get(orderId);
       if (held) return { ok: true, expiresAt: held.expires_at };
+      // A released hold is held anew (an order abandoned by the intake, then resumed).
+      db.statement<[string], never>(FORGET_RELEASED).run(orderId);
       const refusal = db.statement<[string], { short_skus: string }>(REFUSAL).get(orderId);
       if (refusal) return { ok: false, shortSkus: JSON.parse(refusal.short_skus) as string[] };
       const { changes } = db.statement<[string], never>(RESERVE).run(request);
