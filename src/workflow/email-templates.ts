@@ -11,16 +11,23 @@ const HEADLINES: Partial<Record<OrderStatus, string>> = {
   REFUNDED: 'Your order was cancelled and your payment refunded.',
 };
 
+/** Per currency, once: building an Intl formatter costs far more than the email around it. */
+const MINOR_DIGITS = new Map<string, number>();
+
 /** Digits after the point of a currency's minor unit: 2 for USD, 0 for JPY, 3 for KWD. */
 function minorDigits(currency: string): number {
-  try {
-    return (
-      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
-        .maximumFractionDigits ?? 2
-    );
-  } catch {
-    return 2;
+  let digits = MINOR_DIGITS.get(currency);
+  if (digits === undefined) {
+    try {
+      digits =
+        new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+          .maximumFractionDigits ?? 2;
+    } catch {
+      digits = 2;
+    }
+    if (MINOR_DIGITS.size < 1_000) MINOR_DIGITS.set(currency, digits);
   }
+  return digits;
 }
 
 /** Integer minor units as the customer reads them: `1999 USD` → `19.99 USD`, `500 JPY` → `500 JPY`. */
