@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,34 +22,71 @@ export interface Child {
   readonly process: ChildProcess;
   /** Milliseconds from spawn to the first 200 of `readyPath`. */
   readonly startMs: number;
-  stop(): Promise<void>;
-  /** Peak resident memory, in MiB (Linux). */
-  peakRssMiB(): Promise<number | undefined>;
+  /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  /** Resident memory now and at its peak, in bytes (Linux /proc), undefined once gone. */
+  rss(): Promise<{ now: number; peak: number } | undefined>;
 }
 
-/** Spawns `node <script> <args>` and waits until `readyPath` answers 200. */
+export interface SpawnOptions {
+  readonly env?: Record<string, string>;
+  readonly readyPath: string;
+  /** `taskset -c` CPU list; unset = wherever the kernel puts it. */
+  readonly cpus?: string | undefined;
+  readonly readyTimeoutMs?: number;
+}
+
+async function procStatusBytes(
+  pid: number | undefined,
+  field: string,
+): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Spawns `node <script> <args>` (pinned when `cpus` is set) and waits until `readyPath` answers 200. */
 export async function spawnNode(
   script: string,
   args: readonly string[],
-  env: Record<string, string>,
-  readyPath: string,
+  options: SpawnOptions,
 ): Promise<Child> {
   const port = await freePort();
+  const command = options.cpus === undefined ? process.execPath : 'taskset';
+  const argv = [script, ...args];
+  const fullArgs =
+    options.cpus === undefined ? argv : ['-c', options.cpus, process.execPath, ...argv];
   const started = performance.now();
-  const child = spawn(process.execPath, [script, ...args], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
+  const child = spawn(command, fullArgs, {
+    env: {
+      ...process.env,
+      ...options.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const exited = once(child, 'exit');
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode}`);
-    const ok = await fetch(url + readyPath).then(
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`${script} exited with ${child.exitCode ?? child.signalCode}`);
+    const ok = await fetch(url + options.readyPath).then(
       (r) => r.status === 200,
       () => false,
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error(`${script} not ready in 60 s`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${script} not ready in ${options.readyTimeoutMs ?? 60_000} ms`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const startMs = performance.now() - started;
@@ -57,39 +94,59 @@ export async function spawnNode(
     url,
     process: child,
     startMs,
-    stop: async () => {
-      if (child.exitCode !== null) return;
+    stop: async (graceMs = 20_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      await once(child, 'exit');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
     },
-    peakRssMiB: async () => {
-      try {
-        const { readFile } = await import('node:fs/promises');
-        const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-        const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
-        return kb ? Math.round(Number(kb) / 1024) : undefined;
-      } catch {
-        return undefined;
-      }
+    rss: async () => {
+      // taskset execs node in place: the pid is node's.
+      const now = await procStatusBytes(child.pid, 'VmRSS');
+      const peak = await procStatusBytes(child.pid, 'VmHWM');
+      return now === undefined || peak === undefined ? undefined : { now, peak };
     },
   };
 }
 
-export async function startOrderflow(extraEnv: Record<string, string> = {}): Promise<Child> {
+/** One orderflow process (`orderflow start`) on a fresh data directory, removed on stop. */
+export async function startOrderflow(
+  extraEnv: Record<string, string> = {},
+  cpus?: string,
+): Promise<Child> {
   const dataDir = await mkdtemp(join(tmpdir(), 'orderflow-bench-'));
-  return spawnNode(
-    join(import.meta.dirname, '..', 'src', 'cli', 'main.js'),
-    ['start'],
-    {
-      ORDERFLOW_DATA_DIR: dataDir,
-      ORDERFLOW_API_KEYS: `client:${KEYS.client},admin:${KEYS.admin}`,
-      ORDERFLOW_RATE_LIMIT: '0',
-      ...extraEnv,
-    },
-    '/readyz',
-  );
+  try {
+    const child = await spawnNode(
+      join(import.meta.dirname, '..', 'src', 'cli', 'main.js'),
+      ['start'],
+      {
+        env: {
+          ORDERFLOW_DATA_DIR: dataDir,
+          ORDERFLOW_API_KEYS: `client:${KEYS.client},admin:${KEYS.admin}`,
+          ORDERFLOW_RATE_LIMIT: '0',
+          // The latency load opens one SSE stream per order in flight, all with one key.
+          ORDERFLOW_SSE_MAX_PER_KEY: '100000',
+          ORDERFLOW_SSE_MAX_PER_IP: '100000',
+          ...extraEnv,
+        },
+        readyPath: '/readyz',
+        cpus,
+      },
+    );
+    return {
+      ...child,
+      stop: async (graceMs) => {
+        await child.stop(graceMs);
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
-export function startBaseline(): Promise<Child> {
-  return spawnNode(join(import.meta.dirname, 'baseline-server.js'), [], {}, '/');
+export function startBaseline(cpus?: string): Promise<Child> {
+  return spawnNode(join(import.meta.dirname, 'baseline-server.js'), [], { readyPath: '/', cpus });
 }

@@ -16,11 +16,16 @@ async function admin(sql: string): Promise<void> {
 
 export interface BenchCluster {
   readonly api: Child;
+  /** Every process: the api first, then the scheduler and the workers. */
+  readonly processes: readonly Child[];
   stop(): Promise<void>;
 }
 
-/** An `api`, a `scheduler` and `workers` worker processes on a fresh namespace and database. */
-export async function startCluster(workers: number): Promise<BenchCluster> {
+/**
+ * An `api`, a `scheduler` and `workers` worker processes on a fresh namespace (Redis keys,
+ * NATS streams) and a fresh PostgreSQL database, all dropped on stop.
+ */
+export async function startCluster(workers: number, cpus?: string): Promise<BenchCluster> {
   const suffix = randomBytes(5).toString('hex');
   const namespace = `bench_${suffix}`;
   const database = `orderflow_bench_${suffix}`;
@@ -33,16 +38,23 @@ export async function startCluster(workers: number): Promise<BenchCluster> {
     ORDERFLOW_DATABASE_URL: url.toString(),
     ORDERFLOW_NAMESPACE: namespace,
   };
-  const api = await startOrderflow({ ...env, ORDERFLOW_ROLE: 'api' });
-  const others = [await startOrderflow({ ...env, ORDERFLOW_ROLE: 'scheduler' })];
-  for (let i = 0; i < workers; i += 1)
-    others.push(await startOrderflow({ ...env, ORDERFLOW_ROLE: 'worker' }));
-  return {
-    api,
-    stop: async () => {
-      await Promise.all([api, ...others].map((child) => child.stop()));
-      await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-      await dropNamespace(namespace);
-    },
+  const started: Child[] = [];
+  const cleanUp = async (): Promise<void> => {
+    await Promise.all(started.map((child) => child.stop()));
+    await admin(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+    await dropNamespace(namespace);
   };
+  try {
+    // One at a time: the first creates the streams and runs the migrations.
+    started.push(await startOrderflow({ ...env, ORDERFLOW_ROLE: 'api' }, cpus));
+    started.push(await startOrderflow({ ...env, ORDERFLOW_ROLE: 'scheduler' }, cpus));
+    for (let i = 0; i < workers; i += 1)
+      started.push(await startOrderflow({ ...env, ORDERFLOW_ROLE: 'worker' }, cpus));
+  } catch (error) {
+    await cleanUp();
+    throw error;
+  }
+  const [api] = started;
+  if (!api) throw new Error('no api process');
+  return { api, processes: started, stop: cleanUp };
 }

@@ -1,0 +1,113 @@
+import { KEYS, startOrderflow, type Child } from '../child.js';
+import { startCluster } from '../cluster.js';
+import { SseTracker } from '../load/sse.js';
+import type { VariantName } from '../options.js';
+import { TERMINAL, type MemorySample, type Progress, type Target } from './target.js';
+
+const ADMIN = { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' };
+
+async function admin(url: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const response = await fetch(url + path, {
+    method,
+    headers: ADMIN,
+    body: body === undefined ? undefined : JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (!response.ok)
+    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}
+
+/** `orderflow_nodejs_heap_size_used_bytes` from a process's /metrics, if it answers. */
+async function heapUsed(url: string): Promise<number | undefined> {
+  try {
+    const response = await fetch(url + '/metrics', {
+      headers: ADMIN,
+      signal: AbortSignal.timeout(5_000),
+    });
+    const text = await response.text();
+    const value = /^\w*nodejs_heap_size_used_bytes(?:\{[^}]*\})? ([\d.e+]+)$/m.exec(text)?.[1];
+    return value === undefined ? undefined : Number(value);
+  } catch {
+    return undefined;
+  }
+}
+
+async function memoryOf(processes: readonly Child[]): Promise<MemorySample> {
+  const samples = await Promise.all(
+    processes.map(async (child) => ({
+      rss: (await child.rss())?.now ?? 0,
+      heap: await heapUsed(child.url),
+    })),
+  );
+  const heaps = samples.map((sample) => sample.heap).filter((heap) => heap !== undefined);
+  return {
+    rss: samples.reduce((sum, sample) => sum + sample.rss, 0),
+    heapUsed: heaps.length === 0 ? undefined : heaps.reduce((sum, heap) => sum + heap, 0),
+  };
+}
+
+function orderflowTarget(
+  name: VariantName,
+  api: Child,
+  processes: readonly Child[],
+  startMs: number,
+  stop: () => Promise<void>,
+): Target {
+  const url = api.url;
+  return {
+    name,
+    url,
+    headers: { authorization: `Bearer ${KEYS.client}` },
+    startMs,
+    pipeline: true,
+    setStock: async (sku, onHand) => {
+      await admin(url, 'PUT', `/v1/admin/products/${sku}`, {
+        name: sku,
+        price: { amount: 1000, currency: 'USD' },
+        onHand,
+      });
+    },
+    stock: async (sku) => {
+      const product = (await admin(url, 'GET', `/v1/admin/products/${sku}`)) as {
+        available: number;
+        reserved: number;
+      };
+      return { available: product.available, reserved: product.reserved };
+    },
+    progress: async (): Promise<Progress> => {
+      const stats = (await admin(url, 'GET', '/v1/admin/stats')) as {
+        orders: Record<string, number>;
+      };
+      let terminal = 0;
+      let open = 0;
+      for (const [status, count] of Object.entries(stats.orders)) {
+        if (TERMINAL.includes(status)) terminal += count;
+        else open += count;
+      }
+      return { terminal, open, byStatus: stats.orders };
+    },
+    completions: (via) =>
+      new SseTracker(url, { authorization: `Bearer ${KEYS.client}` }, via === 'sse'),
+    memory: () => memoryOf(processes),
+    stop,
+  };
+}
+
+/** orderflow's embedded default: one process, SQLite, zero set-up. */
+export async function startEmbedded(cpus: string | undefined): Promise<Target> {
+  const child = await startOrderflow({}, cpus);
+  return orderflowTarget('embedded', child, [child], child.startMs, () => child.stop());
+}
+
+/**
+ * orderflow on Redis + NATS JetStream + PostgreSQL: api, scheduler and `workers` workers;
+ * its start time is the whole cluster's (fresh database and namespace included).
+ */
+export async function startDistributed(workers: 1 | 2, cpus: string | undefined): Promise<Target> {
+  const started = performance.now();
+  const cluster = await startCluster(workers, cpus);
+  const startMs = performance.now() - started;
+  const name = workers === 1 ? 'dist-1w' : 'dist-2w';
+  return orderflowTarget(name, cluster.api, cluster.processes, startMs, () => cluster.stop());
+}
