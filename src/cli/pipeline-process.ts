@@ -5,6 +5,8 @@ import type { Logger } from 'pino';
 /** How much lower the pipeline's CPU priority is than the API's (a nice value, 0–19). */
 const PIPELINE_NICENESS = 10;
 const RESPAWN_DELAY_MS = 500;
+/** The pipeline's writes gather this long per commit unless ORDERFLOW_SQLITE_COMMIT_WINDOW says otherwise. */
+const PIPELINE_COMMIT_WINDOW = '4ms';
 const STOP_DEADLINE_MS = 30_000;
 
 /**
@@ -28,7 +30,11 @@ export class PipelineProcess {
 
   start(): void {
     const child = fork(this.entry, ['pipeline', ...this.args], {
-      env: { ...process.env, ORDERFLOW_PIPELINE: 'inline' },
+      env: {
+        ORDERFLOW_SQLITE_COMMIT_WINDOW: PIPELINE_COMMIT_WINDOW,
+        ...process.env,
+        ORDERFLOW_PIPELINE: 'inline',
+      },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;

@@ -32,7 +32,10 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
     return openDistributed(redisUrl, natsUrl, databaseUrl, namespace, clock);
   }
   const { openSqliteBackend } = await import('../adapters/sqlite/sqlite-backend.js');
-  const embedded = openSqliteBackend(dataDir, clock, { synchronous: sqliteSync });
+  const embedded = openSqliteBackend(dataDir, clock, {
+    synchronous: sqliteSync,
+    commitWindowMs: config.sqliteCommitWindowMs,
+  });
   let sot: SourceOfTruth = embedded.sot;
   if (databaseUrl !== undefined) {
     try {

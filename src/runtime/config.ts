@@ -63,6 +63,12 @@ export interface Config {
    * the checkout's event loop serves the checkout; `inline`, in the API's own process.
    */
   readonly pipeline: 'process' | 'inline';
+  /**
+   * How long the embedded writer gathers writes before one commit
+   * (`ORDERFLOW_SQLITE_COMMIT_WINDOW`, 0 = the next turn of the event loop); the pipeline
+   * process uses a few ms so that it takes the file's write lock less often.
+   */
+  readonly sqliteCommitWindowMs: number;
 }
 
 /**
@@ -153,11 +159,18 @@ export function loadConfig(env: Env = process.env): Config {
       1_000_000,
     ),
     pipeline: parsePipeline(get('ORDERFLOW_PIPELINE') ?? 'process'),
+    sqliteCommitWindowMs: parseWindow(get('ORDERFLOW_SQLITE_COMMIT_WINDOW')),
     faultKillAt: (get('ORDERFLOW_FAULT_KILL_AT') ?? '')
       .split(',')
       .map((name) => name.trim())
       .filter(Boolean),
   };
+}
+
+/** A commit window: a duration, or 0 for none. */
+function parseWindow(text: string | undefined): number {
+  if (text === undefined || /^0(ms|s)?$/.test(text)) return 0;
+  return parseDuration('ORDERFLOW_SQLITE_COMMIT_WINDOW', text);
 }
 
 function parsePipeline(value: string): 'process' | 'inline' {

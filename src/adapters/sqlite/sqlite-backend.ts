@@ -34,6 +34,8 @@ export interface SqliteBackend {
 export interface SqliteBackendOptions {
   /** `PRAGMA synchronous` of both files (`ORDERFLOW_SQLITE_SYNC`). */
   readonly synchronous?: SqliteSync;
+  /** See `SqliteDatabaseOptions.commitWindowMs`. */
+  readonly commitWindowMs?: number;
 }
 
 /**
@@ -51,7 +53,7 @@ export function openSqliteBackend(
   options: SqliteBackendOptions = {},
 ): SqliteBackend {
   fs.mkdirSync(dataDir, { recursive: true });
-  const files = { synchronous: options.synchronous };
+  const files = { synchronous: options.synchronous, commitWindowMs: options.commitWindowMs };
   const hot = new SqliteDatabase(path.join(dataDir, 'orderflow.db'), files);
   const sotDatabase = new SqliteDatabase(path.join(dataDir, 'sot.db'), files);
   const log = new SqliteEventLog(hot, clock);

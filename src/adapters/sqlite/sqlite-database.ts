@@ -34,6 +34,12 @@ export interface SqliteDatabaseOptions {
   readonly synchronous?: SqliteSync;
   /** How often `onOtherCommit` looks for commits of other processes, while anyone listens. */
   readonly otherCommitsCheckMs?: number;
+  /**
+   * How long the writer gathers ops before it commits them; 0 (the default) = the next turn
+   * of the event loop. A background process sharing the file with the API's writer commits
+   * less often this way, so it takes the file's write lock less often.
+   */
+  readonly commitWindowMs?: number;
 }
 
 /** `PRAGMA data_version` reads shared memory only: checking often costs next to nothing. */
@@ -77,6 +83,7 @@ export class SqliteDatabase {
   private readonly otherCommitListeners = new Set<() => void>();
   private otherCommitChecks: NodeJS.Timeout | undefined;
   private readonly otherCommitsCheckMs: number;
+  private readonly commitWindowMs: number;
   private readonly inSavepoint: (item: QueuedWrite) => void;
   private readonly inBatch: (
     batch: readonly QueuedWrite[],
@@ -89,6 +96,7 @@ export class SqliteDatabase {
   ) {
     this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
     this.otherCommitsCheckMs = options.otherCommitsCheckMs ?? OTHER_COMMITS_CHECK_MS;
+    this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
@@ -161,7 +169,8 @@ export class SqliteDatabase {
       });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        if (this.commitWindowMs > 0) setTimeout(() => this.flush(), this.commitWindowMs);
+        else setImmediate(() => this.flush());
       }
     });
   }
