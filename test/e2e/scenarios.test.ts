@@ -155,7 +155,7 @@ describe('seed scenario table', () => {
     expect(order.status).toBe('PAYMENT_FAILED');
     expect(historyStatuses(order)).toEqual(['PENDING', 'RESERVED', 'PAYMENT_FAILED']);
     expect(order.paymentRef ?? undefined).toBeUndefined();
-    const after = await svc.adminProduct('A123');
+    const after = await svc.productWhen('A123', { available: before.available, reserved: 0 });
     expect(after.available).toBe(before.available);
     expect(after.reserved).toBe(0);
   });
@@ -185,7 +185,7 @@ describe('seed scenario table', () => {
     expect(res.status).toBe(202);
     const order = await svc.waitForStatus(orderId, ['CANCELLED', 'REFUNDED']);
     expect(historyStatuses(order)).not.toContain('PAYMENT_FAILED');
-    const after = await svc.adminProduct('A123');
+    const after = await svc.productWhen('A123', { available: before.available, reserved: 0 });
     expect(after.available).toBe(before.available);
     expect(after.reserved).toBe(0);
   });
@@ -205,7 +205,9 @@ describe('seed scenario table', () => {
       'COMPLETED',
       'REFUNDED',
     ]);
-    expect((await svc.adminProduct('A123')).available).toBe(before.available);
+    expect((await svc.productWhen('A123', { available: before.available })).available).toBe(
+      before.available,
+    );
   });
 
   it('cancel of a terminal order other than COMPLETED → 409 not_cancellable', async () => {
@@ -270,7 +272,7 @@ describe('seed scenario table', () => {
       await svc.waitForConsumerIdle(group);
     }
     expect(await fetchOrders(svc, accepted)).toEqual(before);
-    expect(await svc.adminProduct('A123')).toEqual(stockBefore);
+    expect(await svc.productWhen('A123', stockBefore)).toEqual(stockBefore);
   });
 
   it('after sync-out the SoT holds each terminal order once, on_hand = 100 − sold, one shipment per COMPLETED order', async () => {

@@ -39,7 +39,10 @@ describe('api, worker and scheduler processes on one embedded data dir', () => {
     expect((await terminal(happy.orderId)).status).toBe('COMPLETED');
     expect((await terminal(noStock.orderId)).status).toBe('FAILED_NO_STOCK');
     expect((await terminal(declined.orderId)).status).toBe('PAYMENT_FAILED');
-    expect(await api.adminProduct('A123')).toMatchObject({ available: 98, reserved: 0 });
+    expect(await api.productWhen('A123', { available: 98, reserved: 0 })).toMatchObject({
+      available: 98,
+      reserved: 0,
+    });
   });
 
   it('streams an order over SSE on the api process until its terminal status', async () => {

@@ -146,7 +146,7 @@ describe('Stripe-compatible provider losing answers and rate-limiting', () => {
       expect(ledgerViolations(fake, all.values())).toEqual([]);
       expect(terminalOnceViolations(refunded)).toEqual([]);
       const returned = cancelled.reduce((sum, order) => sum + (order.items[0]?.qty ?? 0), 0);
-      const after = await svc.adminProduct(SKU);
+      const after = await svc.productWhen(SKU, { available: before.available + returned });
       expect(after.available).toBe(before.available + returned);
       expect(after.reserved).toBe(0);
       expect(await deadLetters(svc)).toEqual([]);
@@ -254,7 +254,10 @@ describe('the give-up horizon', () => {
       ]);
       const { reason } = final as OrderView & { reason?: string };
       expect(reason).toMatch(/payment provider unavailable/);
-      expect(await svc.adminProduct(SKU)).toMatchObject({ available: 10, reserved: 0 });
+      expect(await svc.productWhen(SKU, { available: 10, reserved: 0 })).toMatchObject({
+        available: 10,
+        reserved: 0,
+      });
       expect(fake.intentsFor(orderId)).toEqual([]);
       expect(await deadLetters(svc)).toEqual([]);
       expect(isTerminal(final.status)).toBe(true);
@@ -286,7 +289,10 @@ describe('the give-up horizon', () => {
       expect(fake.capturedFor(orderId)).toBe(2 * PRICE.amount);
       expect(fake.refundedFor(orderId)).toBe(2 * PRICE.amount);
       expect(fake.refundsFor(orderId)).toBe(1);
-      expect(await svc.adminProduct(SKU)).toMatchObject({ available: 10, reserved: 0 });
+      expect(await svc.productWhen(SKU, { available: 10, reserved: 0 })).toMatchObject({
+        available: 10,
+        reserved: 0,
+      });
     },
   );
 });

@@ -264,6 +264,30 @@ export class Service {
     return this.ok<ProductView>('GET', `/v1/products/${encodeURIComponent(sku)}`, 'client');
   }
 
+  /**
+   * The admin view of a product once it matches `want`, or the last one seen after
+   * `timeoutMs`: stock follows an order's status by a few milliseconds (the status decides,
+   * the stock is given back right after), so a test that just saw CANCELLED, PAYMENT_FAILED
+   * or REFUNDED waits for the stock instead of reading it once.
+   */
+  async productWhen(
+    sku: string,
+    want: Partial<AdminProductView>,
+    timeoutMs = 10_000,
+  ): Promise<AdminProductView> {
+    const matches = (seen: AdminProductView): boolean =>
+      Object.entries(want).every(
+        ([field, value]) => seen[field as keyof AdminProductView] === value,
+      );
+    let last = await this.adminProduct(sku);
+    const deadline = Date.now() + timeoutMs;
+    while (!matches(last) && Date.now() < deadline) {
+      await sleep(20);
+      last = await this.adminProduct(sku);
+    }
+    return last;
+  }
+
   async adminProduct(sku: string): Promise<AdminProductView> {
     return this.ok<AdminProductView>(
       'GET',
