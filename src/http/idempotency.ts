@@ -34,6 +34,8 @@ export interface IdempotentAttempt {
   readonly resume: boolean;
   /** Stores the answer for replays (see `Intake.place` for when to call it). */
   readonly record: (response: StoredResponse) => Promise<void>;
+  /** Binds the key to a new ref, when the one resumed is dead for good. */
+  readonly rebind: (ref: string) => Promise<void>;
 }
 
 /**
@@ -78,6 +80,7 @@ export async function runIdempotent(
       ref: claim.state === 'resume' ? claim.ref : ref,
       resume: claim.state === 'resume',
       record: (stored) => store.complete(scope, key, stored),
+      rebind: (next) => store.rebind(scope, key, next),
     });
     return { response, replayed: false };
   } catch (error) {

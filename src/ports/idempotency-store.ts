@@ -20,6 +20,12 @@ export interface IdempotencyStore {
     ref: string,
   ): Promise<IdempotencyClaim>;
 
+  /**
+   * Binds a claimed key to another ref: the attempt resumed found its ref dead for good (an
+   * abandoned order) and creates a new one; a later resume finishes that one.
+   */
+  rebind(scope: string, key: string, ref: string): Promise<void>;
+
   /** Stores the response of a claimed key for replay. */
   complete(scope: string, key: string, response: StoredResponse): Promise<void>;
 

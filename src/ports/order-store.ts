@@ -27,11 +27,19 @@ export interface OrderStore {
    * When it rejects, the order does not exist and never will: a store that could not
    * append the events abandons the order (the saga finds nothing to drive, also when the
    * append did land after all), unless the saga had already taken it on, and then it
-   * resolves, since the order lives.
+   * resolves, since the order lives. An abandoned id is never brought back.
    */
   create(order: Order, events?: readonly NewEvent[]): Promise<void>;
 
   get(orderId: string): Promise<Order | undefined>;
+
+  /**
+   * Makes sure an order id that was never created never will be (a retry that resumes an
+   * attempt which failed before its order existed, or whose order was abandoned): true when
+   * the id is dead for good, false when the order exists. Placing a dead id (`create` with
+   * events) then rejects with a RetryableError `order_abandoned`.
+   */
+  abandon(orderId: string): Promise<boolean>;
 
   /**
    * Moves the order from `from` to `to` (compare-and-set), appending to its history, and

@@ -47,6 +47,8 @@ export interface PlaceAttempt {
   readonly resume?: boolean;
   /** Writes the record that must exist exactly when the order does (the stored answer). */
   readonly record?: (order: Order) => Promise<void>;
+  /** Binds the request to a new order id, when the one resumed is dead for good. */
+  readonly rebind?: (orderId: string) => Promise<void>;
 }
 
 /**
@@ -79,23 +81,13 @@ export class Intake {
         600,
       );
     }
-    const orderId = attempt.orderId ?? newId();
+    let orderId = attempt.orderId ?? newId();
     if (attempt.resume) {
-      const earlier = await orders.get(orderId);
-      if (earlier) {
-        // Its OrderPlaced may never have reached the log: publish it (again) under an id of
-        // its own; the saga handles an order's OrderPlaced twice as once.
-        if (!orders.commitsWithLog) {
-          const placed: OrderEvent = {
-            type: 'OrderPlaced',
-            order: earlier,
-            resumedAt: clock.now(),
-          };
-          await log.append([toLogEvent(placed)]);
-        }
-        await attempt.record?.(earlier);
-        return earlier;
-      }
+      const earlier = await this.resume(orderId, attempt);
+      if (earlier) return earlier;
+      // The earlier attempt's order never came to be (or was abandoned): a new one.
+      orderId = newId();
+      await attempt.rebind?.(orderId);
     }
     const quantities = quantitiesBySku(input.items);
     const catalog = await stock.items([...quantities.keys()]);
@@ -129,9 +121,7 @@ export class Intake {
       clientIp: caller.ip,
       createdAt: now,
     });
-    const placed: OrderEvent = attempt.resume
-      ? { type: 'OrderPlaced', order, resumedAt: clock.now() }
-      : { type: 'OrderPlaced', order };
+    const placed: OrderEvent = { type: 'OrderPlaced', order };
     if (orders.commitsWithLog) {
       await Promise.all([orders.create(order, [toLogEvent(placed)]), attempt.record?.(order)]);
     } else {
@@ -139,6 +129,32 @@ export class Intake {
       await attempt.record?.(order);
     }
     return order;
+  }
+
+  /**
+   * Finishes an earlier attempt of a keyed request: its order, if it exists, with its
+   * OrderPlaced published (again) under an id of its own (the saga handles an order's
+   * OrderPlaced twice as once); undefined once the id is dead for good.
+   */
+  private async resume(orderId: string, attempt: PlaceAttempt): Promise<Order | undefined> {
+    const { orders, log, clock } = this.deps;
+    for (;;) {
+      const earlier = await orders.get(orderId);
+      if (earlier) {
+        if (!orders.commitsWithLog) {
+          const placed: OrderEvent = {
+            type: 'OrderPlaced',
+            order: earlier,
+            resumedAt: clock.now(),
+          };
+          await log.append([toLogEvent(placed)]);
+        }
+        await attempt.record?.(earlier);
+        return earlier;
+      }
+      // Absent now: dead for good unless the earlier attempt creates it this very moment.
+      if (await orders.abandon(orderId)) return undefined;
+    }
   }
 
   /**

@@ -88,6 +88,16 @@ export function describeIdempotencyStoreContract(
       });
     });
 
+    it('resumes the ref a claimed key was rebound to', async () => {
+      await store.begin('client', 'k1', 'fp', TTL, 'ord_1');
+      await store.rebind('client', 'k1', 'ord_9');
+      await store.abandon('client', 'k1');
+      expect(await store.begin('client', 'k1', 'fp', TTL, 'ord_2')).toEqual({
+        state: 'resume',
+        ref: 'ord_9',
+      });
+    });
+
     it('frees a released key for any body', async () => {
       await store.begin('client', 'k1', 'fp', TTL, 'ord_1');
       await store.release('client', 'k1');

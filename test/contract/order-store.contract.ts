@@ -33,6 +33,14 @@ export function describeOrderStoreContract(
       expect(await store.get('missing')).toBeUndefined();
     });
 
+    it('abandons an id never created, not an order that exists', async () => {
+      const order = makeOrder();
+      await store.create(order);
+      expect(await store.abandon(order.orderId)).toBe(false);
+      expect(await store.get(order.orderId)).toEqual(order);
+      expect(await store.abandon(makeOrder().orderId)).toBe(true);
+    });
+
     it('keeps orders across a reopen', async () => {
       const order = makeOrder();
       await store.create(order);

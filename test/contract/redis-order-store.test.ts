@@ -79,7 +79,7 @@ describe.skipIf(!up)('redis', () => {
       expect(seen).toHaveLength(count);
     });
 
-    it('does not keep an order whose events the log refused', async () => {
+    it('abandons an order whose events the log refused, for good', async () => {
       const store = new RedisOrderStore(
         connections[0] as RedisConnection,
         namespace,
@@ -96,8 +96,30 @@ describe.skipIf(!up)('redis', () => {
       await expect(store.create(order, [placed])).rejects.toThrow('log down');
       expect(await store.get(order.orderId)).toBeUndefined();
       expect(await store.countByStatus()).toEqual({});
-      await (stores[0] as RedisOrderStore).create(order, [placed]);
-      expect(await store.get(order.orderId)).toEqual(order);
+      // A late create of the same id (its first attempt still running) cannot bring it back.
+      await expect((stores[0] as RedisOrderStore).create(order, [placed])).rejects.toMatchObject({
+        code: 'order_abandoned',
+      });
+      await (stores[0] as RedisOrderStore).create(order);
+      expect(await store.get(order.orderId)).toBeUndefined();
+      expect(await store.abandon(order.orderId)).toBe(true);
+    });
+
+    it('abandons an id never created so that placing it later fails; an existing order stays', async () => {
+      const [one, two] = stores as [RedisOrderStore, RedisOrderStore];
+      const order = makeOrder();
+      const placed: NewEvent = {
+        id: `${order.orderId}.placed`,
+        type: 'T',
+        key: order.orderId,
+        data: {},
+      };
+      expect(await one.abandon(order.orderId)).toBe(true);
+      await expect(two.create(order, [placed])).rejects.toMatchObject({ code: 'order_abandoned' });
+      const live = makeOrder();
+      await two.create(live);
+      expect(await one.abandon(live.orderId)).toBe(false);
+      expect(await one.get(live.orderId)).toEqual(live);
     });
 
     it('keeps a cancel request made between the read and the write of a transition', async () => {

@@ -20,7 +20,7 @@ import {
 } from '../helpers/api.js';
 import { FakeStripe, ledgerViolations } from '../helpers/fake-stripe.js';
 import { FaultProxy } from '../helpers/fault-proxy.js';
-import { soldQty, terminalOnceViolations } from '../helpers/invariants.js';
+import { fetchOrders, soldQty, terminalOnceViolations } from '../helpers/invariants.js';
 import {
   privateEnginesAvailable,
   startPrivateBackends,
@@ -50,6 +50,8 @@ interface Keyed {
   error: string | undefined;
   orderId: string | undefined;
   retries: number;
+  /** Its cancel was answered 202: it must end CANCELLED or REFUNDED. */
+  cancelAccepted?: boolean;
 }
 
 function pick(): { scenario: Scenario; sku: Sku } {
@@ -184,7 +186,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
       await sleep(Math.random() * 1_500);
       cancelsSent += 1;
       // A 409 here is `not_cancellable`: a definite answer.
-      await untilDefinite(
+      const answer = await untilDefinite(
         async () => {
           const res = await api().cancel(orderId);
           return { status: res.status, json: res.json };
@@ -193,6 +195,7 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
         undefined,
         [0, 503],
       );
+      keyed.cancelAccepted = answer.status === 202;
     } else if (keyed.scenario === '3ds-completed') {
       // Until its PaymentIntent awaits the customer, or the order ended without one (no stock).
       const intent = await waitFor(
@@ -290,8 +293,27 @@ describe.skipIf(!privateEnginesAvailable())('chaos: 2 API + 2 workers under faul
 
     // Quiescence: every accepted order terminal (expiries, refunds of late cancels included).
     await sleep(4_000);
-    const finals = await (apis[0] as Service).waitForAllTerminal(ids, 180_000);
-    const views: OrderView[] = [...finals.values()];
+    await (apis[0] as Service).waitForAllTerminal(ids, 180_000);
+    // A COMPLETED order with a cancel accepted goes on to REFUNDED: wait for those too,
+    // then read every order as it finally is.
+    const cancelled = accepted.filter((order) => order.cancelAccepted);
+    await waitFor(
+      async () => {
+        const now = await fetchOrders(
+          apis[0] as Service,
+          cancelled.map((o) => o.orderId as string),
+        );
+        // Not COMPLETED (then it owes a refund); CANCELLED, REFUNDED, or ended before the
+        // cancel could matter (no stock, declined).
+        return [...now.values()].every(
+          (view) => isTerminal(view.status) && view.status !== 'COMPLETED',
+        )
+          ? true
+          : undefined;
+      },
+      { timeoutMs: 60_000, what: 'every accepted cancel to be carried out' },
+    );
+    const views: OrderView[] = [...(await fetchOrders(apis[0] as Service, ids)).values()];
     const byStatus: Record<string, number> = {};
     for (const view of views) byStatus[view.status] = (byStatus[view.status] ?? 0) + 1;
     const refusals: Record<string, number> = {};

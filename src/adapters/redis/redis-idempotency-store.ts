@@ -49,6 +49,13 @@ end
 return 1
 `;
 
+/** KEYS: record. ARGV: ref. */
+const REBIND = `
+if redis.call('HGET', KEYS[1], 'state') ~= 'in_flight' then return 0 end
+redis.call('HSET', KEYS[1], 'ref', ARGV[1])
+return 1
+`;
+
 /** KEYS: record. A claimed key whose request was refused: free it. */
 const RELEASE = `
 if redis.call('HGET', KEYS[1], 'state') == 'in_flight' then redis.call('DEL', KEYS[1]) end
@@ -74,6 +81,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly completeScript: RedisScript;
   private readonly abandonScript: RedisScript;
   private readonly releaseScript: RedisScript;
+  private readonly rebindScript: RedisScript;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -84,6 +92,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.completeScript = connection.script('orderflowIdempotencyComplete', COMPLETE);
     this.abandonScript = connection.script('orderflowIdempotencyAbandon', ABANDON);
     this.releaseScript = connection.script('orderflowIdempotencyRelease', RELEASE);
+    this.rebindScript = connection.script('orderflowIdempotencyRebind', REBIND);
   }
 
   async begin(
@@ -122,6 +131,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async abandon(scope: string, key: string): Promise<void> {
     await this.abandonScript([this.recordKey(scope, key)], []);
+  }
+
+  async rebind(scope: string, key: string, ref: string): Promise<void> {
+    const bound = await this.rebindScript([this.recordKey(scope, key)], [ref]);
+    if (bound !== 1) throw new Error(`idempotency key ${scope}/${key} is not claimed`);
   }
 
   async release(scope: string, key: string): Promise<void> {

@@ -9,13 +9,14 @@ import { OrderWatchers } from '../shared/order-watchers.js';
 import { closeClient, type RedisConnection, type RedisScript } from './redis-connection.js';
 
 /**
- * KEYS: order, counts. ARGV: json, status, channel, message, tombstone. An abandoned order
- * comes back when a retry of its request resumes it.
+ * KEYS: order, counts. ARGV: json, status, channel, message, tombstone. Returns 1 when
+ * created, 0 when the order exists, 2 when its id was abandoned (never brought back: a
+ * worker may still be settling what it did for it).
  */
 const CREATE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
-  if redis.call('GET', KEYS[1]) ~= ARGV[5] then return 0 end
-  redis.call('SET', KEYS[1], ARGV[1])
+  if redis.call('GET', KEYS[1]) == ARGV[5] then return 2 end
+  return 0
 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 redis.call('PUBLISH', ARGV[3], ARGV[4])
@@ -44,6 +45,13 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
 return 1
+`;
+
+/** KEYS: order. ARGV: tombstone, ttl ms. An id never created is abandoned: 1; an existing order: 0. */
+const ABANDON_ABSENT = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0
 `;
 
 /** What an abandoned order's key holds. */
@@ -75,6 +83,7 @@ export class RedisOrderStore implements OrderStore {
   private readonly createScript: RedisScript;
   private readonly swapScript: RedisScript;
   private readonly abandonScript: RedisScript;
+  private readonly abandonAbsentScript: RedisScript;
   readonly commitsWithLog = false;
   private readonly countsKey: string;
   private readonly channel: string;
@@ -91,6 +100,7 @@ export class RedisOrderStore implements OrderStore {
     this.createScript = connection.script('orderflowOrderCreate', CREATE);
     this.swapScript = connection.script('orderflowOrderSwap', SWAP);
     this.abandonScript = connection.script('orderflowOrderAbandon', ABANDON);
+    this.abandonAbsentScript = connection.script('orderflowOrderAbandonAbsent', ABANDON_ABSENT);
     this.countsKey = `${namespace}:order-counts`;
     this.channel = `${namespace}:order-changed`;
   }
@@ -105,6 +115,9 @@ export class RedisOrderStore implements OrderStore {
       this.message(order.orderId),
       TOMBSTONE,
     ]);
+    if (created === 2 && events.length > 0) {
+      throw new RetryableError('order_abandoned', `order ${order.orderId} was abandoned`, 1000);
+    }
     if (created !== 1) return;
     if (events.length > 0) {
       try {
@@ -123,6 +136,14 @@ export class RedisOrderStore implements OrderStore {
       }
     }
     this.watchers.notify(order);
+  }
+
+  async abandon(orderId: string): Promise<boolean> {
+    const done = await this.abandonAbsentScript(
+      [this.orderKey(orderId)],
+      [TOMBSTONE, TOMBSTONE_TTL_MS],
+    );
+    return done === 1;
   }
 
   async get(orderId: string): Promise<Order | undefined> {

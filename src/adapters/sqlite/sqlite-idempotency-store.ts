@@ -138,6 +138,14 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     return Promise.resolve();
   }
 
+  rebind(scope: string, key: string, ref: string): Promise<void> {
+    const id = claimId(scope, key);
+    const claim = this.claims.get(id);
+    if (!claim) return Promise.reject(new Error(`idempotency key ${scope}/${key} is not claimed`));
+    this.claims.set(id, { ...claim, ref });
+    return Promise.resolve();
+  }
+
   release(scope: string, key: string): Promise<void> {
     this.claims.delete(claimId(scope, key));
     return Promise.resolve();

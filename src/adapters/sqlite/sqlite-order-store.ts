@@ -76,6 +76,11 @@ export class SqliteOrderStore implements OrderStore {
     }
   }
 
+  /** An order and its events commit together here: an id never created has nothing to stop. */
+  abandon(orderId: string): Promise<boolean> {
+    return Promise.resolve(this.read(this.database, orderId) === undefined);
+  }
+
   get(orderId: string): Promise<Order | undefined> {
     return Promise.resolve(this.read(this.database, orderId));
   }

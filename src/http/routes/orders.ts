@@ -89,11 +89,12 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
           key,
           body,
           ctx.intake.newOrderId(),
-          async ({ ref, resume, record }) => {
+          async ({ ref, resume, record, rebind }) => {
             let stored: StoredResponse | undefined;
             const order = await ctx.intake.place(body, caller, {
               orderId: ref,
               resume,
+              rebind,
               record: (placed) => {
                 stored = {
                   status: 202,
