@@ -67,7 +67,7 @@ export class Intake {
   }
 
   async place(input: PlaceOrderInput, caller: Caller, attempt: PlaceAttempt = {}): Promise<Order> {
-    const { orders, log, stock, clock, newId, declines } = this.deps;
+    const { orders, stock, clock, newId, declines } = this.deps;
     const subject = {
       customerId: input.customerId,
       paymentMethod: input.paymentMethod,
