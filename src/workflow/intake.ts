@@ -180,12 +180,12 @@ export class Intake {
   /**
    * Asks for a cancel; the saga carries it out (release, or refund and release). The
    * request goes on the log first: a crash before the order is marked loses nothing, the
-   * saga marks it when it handles the request. The mark decides the answer.
+   * saga marks it when it handles the request. The mark decides the answer. `current` is the
+   * order as the caller just read it (to check who may cancel it).
    */
-  async cancel(orderId: string): Promise<Order | undefined> {
+  async cancel(current: Order): Promise<Order | undefined> {
     const { orders, log, clock } = this.deps;
-    const current = await orders.get(orderId);
-    if (!current) return undefined;
+    const { orderId } = current;
     if (!current.cancelRequested) {
       if (!isCancellable(current.status)) throw notCancellable(current);
       const at = new Date(clock.now()).toISOString();

@@ -79,12 +79,7 @@ export class OrderSaga {
         }),
       async (order) => {
         if (order.paymentRef === undefined) return;
-        await payments.refund({
-          orderId: order.orderId,
-          paymentRef: order.paymentRef,
-          amount: order.total,
-          idempotencyKey: refundKey(order.orderId),
-        });
+        await this.refundCaptured(order, order.paymentRef, order.total);
       },
     );
     this.commitStock = step<Order, void>(

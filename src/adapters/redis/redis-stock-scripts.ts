@@ -67,11 +67,11 @@ export const CLAIM_EXPIRED = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
 local out = {}
 for _, orderId in ipairs(due) do
-  local expires = redis.call('HGET', ARGV[1] .. orderId, 'expires_at')
-  if expires and redis.call('HGET', ARGV[1] .. orderId, 'state') == 'held' then
+  local r = redis.call('HMGET', ARGV[1] .. orderId, 'state', 'expires_at')
+  if r[1] == 'held' then
     redis.call('ZADD', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[4]), orderId)
     out[#out + 1] = orderId
-    out[#out + 1] = expires
+    out[#out + 1] = r[2]
   else
     redis.call('ZREM', KEYS[1], orderId)
   end

@@ -158,8 +158,8 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
     },
     async (request, reply) => {
       const { id } = request.params;
-      visibleOrder(principalOf(request), await orders.get(id), id);
-      const order = await orUnavailable(ctx.intake.cancel(id), 'the order store');
+      const current = visibleOrder(principalOf(request), await orders.get(id), id);
+      const order = await orUnavailable(ctx.intake.cancel(current), 'the order store');
       if (!order) throw new ApiError('not_found', `no order ${id}`);
       return reply.code(202).send({ orderId: order.orderId, status: order.status });
     },
