@@ -58,7 +58,9 @@ export async function spawnNode(
 ): Promise<Child> {
   const port = await freePort();
   const command = options.cpus === undefined ? process.execPath : 'taskset';
-  const argv = [script, ...args];
+  // `BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=…"` profiles the servers (and the processes they fork).
+  const nodeFlags = process.env['BENCH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? [];
+  const argv = [...nodeFlags, script, ...args];
   const fullArgs =
     options.cpus === undefined ? argv : ['-c', options.cpus, process.execPath, ...argv];
   const started = performance.now();

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { v7 as timeOrderedId } from 'uuid';
 import { SAGA_EVENT_TYPES, statusChangeType, type OrderEvent } from '../domain/events.js';
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
@@ -89,7 +89,13 @@ export class Service {
         }
       },
     });
-    const intake = new Intake({ ...backends, clock, newId: randomUUID, declines, checkpoint });
+    const intake = new Intake({
+      ...backends,
+      clock, // Time-ordered ids keep every index keyed by order id append-only (UUIDv7).
+      newId: timeOrderedId,
+      declines,
+      checkpoint,
+    });
     const sync = this.sync;
     this.ctx = {
       config,

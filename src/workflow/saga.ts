@@ -41,6 +41,8 @@ interface Trigger {
   readonly placed?: Order;
   /** The stock store said the hold expired: trusted over this process's clock. */
   readonly expired?: boolean;
+  /** The event being handled announces this status: it need not be published again. */
+  readonly announced?: OrderStatus;
 }
 
 /**
@@ -110,7 +112,7 @@ export class OrderSaga {
           event.amount,
         );
       case 'OrderStatusChanged':
-        return this.advance(event.orderId);
+        return this.advance(event.orderId, { announced: event.status });
     }
   }
 
@@ -128,7 +130,7 @@ export class OrderSaga {
     }
     if (order.status !== 'PENDING') {
       // A crash may have come between a status change and its announcement or its effects.
-      await this.announce(order);
+      if (trigger.announced !== order.status) await this.announce(order);
       await this.settle(order);
     }
     for (;;) {

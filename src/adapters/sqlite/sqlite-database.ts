@@ -45,6 +45,11 @@ export interface SqliteDatabaseOptions {
 /** `PRAGMA data_version` reads shared memory only: checking often costs next to nothing. */
 const OTHER_COMMITS_CHECK_MS = 5;
 
+/** How long a writer sleeps between two tries of another process's write lock. */
+const LOCK_RETRY_MS = 0.1;
+/** Only ever waited on with a timeout: a sleep that wakes within microseconds. */
+const LOCK_WAIT = new Int32Array(new SharedArrayBuffer(4));
+
 /** Result codes of a file that cannot be written right now (locked, full, read-only, failing). */
 const TRANSIENT_CODE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|PROTOCOL|NOMEM)/;
 
@@ -85,10 +90,10 @@ export class SqliteDatabase {
   private readonly otherCommitsCheckMs: number;
   private readonly commitWindowMs: number;
   private readonly inSavepoint: (item: QueuedWrite) => void;
-  private readonly inBatch: (
-    batch: readonly QueuedWrite[],
-    failures: Map<QueuedWrite, unknown>,
-  ) => void;
+  private readonly begin: Database.Statement;
+  private readonly commit: Database.Statement;
+  private readonly busyTimeoutMs: number;
+  private readonly setBusyTimeout: (ms: number) => void;
 
   constructor(
     readonly path: string,
@@ -104,22 +109,11 @@ export class SqliteDatabase {
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
     );
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
     this.inSavepoint = this.db.transaction((item: QueuedWrite) => item.run());
-    const batchTransaction = this.db.transaction(
-      (batch: readonly QueuedWrite[], failures: Map<QueuedWrite, unknown>) => {
-        for (const item of batch) {
-          try {
-            this.inSavepoint(item);
-          } catch (error) {
-            // SQLite may roll the whole transaction back (a full disk, an I/O error): the
-            // ops after this one would then commit one by one, outside the tick.
-            if (!this.db.inTransaction) throw error;
-            failures.set(item, error);
-          }
-        }
-      },
-    );
-    this.inBatch = (batch, failures) => batchTransaction.immediate(batch, failures);
+    this.begin = this.db.prepare('BEGIN IMMEDIATE');
+    this.commit = this.db.prepare('COMMIT');
+    this.setBusyTimeout = (ms) => this.db.pragma(`busy_timeout = ${ms}`);
   }
 
   get isOpen(): boolean {
@@ -230,7 +224,7 @@ export class SqliteDatabase {
       // Nothing else opens a transaction on this connection: one still open is what a
       // failure left behind, and ops run inside it would only be released, never committed.
       this.rollBackOpenTransaction();
-      this.inBatch(batch, failures);
+      this.runBatch(batch, failures);
       this.commits += 1;
     } catch (error) {
       try {
@@ -245,6 +239,47 @@ export class SqliteDatabase {
     for (const item of batch) {
       if (failures.has(item)) item.reject(storageError(failures.get(item)));
       else item.resolve();
+    }
+  }
+
+  /** Every op in its own savepoint inside one write transaction, then COMMIT. */
+  private runBatch(batch: readonly QueuedWrite[], failures: Map<QueuedWrite, unknown>): void {
+    this.beginImmediate();
+    for (const item of batch) {
+      try {
+        this.inSavepoint(item);
+      } catch (error) {
+        // SQLite may roll the whole transaction back (a full disk, an I/O error): the
+        // ops after this one would then commit one by one, outside the tick.
+        if (!this.db.inTransaction) throw error;
+        failures.set(item, error);
+      }
+    }
+    this.commit.run();
+  }
+
+  /**
+   * Takes the file's write lock. SQLite's own busy handler sleeps 1, 2, 5, 10 … 100 ms
+   * between tries, so a writer waiting for another process's short transaction would
+   * often sleep many times longer than that transaction held the lock; this one tries
+   * again every `LOCK_RETRY_MS` (sleeping, so the holder gets the CPU) until the timeout.
+   */
+  private beginImmediate(): void {
+    this.setBusyTimeout(0);
+    try {
+      const deadline = performance.now() + this.busyTimeoutMs;
+      for (;;) {
+        try {
+          this.begin.run();
+          return;
+        } catch (error) {
+          const busy = error instanceof Database.SqliteError && error.code === 'SQLITE_BUSY';
+          if (!busy || performance.now() >= deadline) throw error;
+          Atomics.wait(LOCK_WAIT, 0, 0, LOCK_RETRY_MS);
+        }
+      }
+    } finally {
+      this.setBusyTimeout(this.busyTimeoutMs);
     }
   }
 

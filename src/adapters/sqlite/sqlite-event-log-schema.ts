@@ -47,6 +47,12 @@ export const EVENT_LOG_MIGRATIONS: readonly SqliteMigration[] = [
     id: 'event-log/2-rewind-requests',
     sql: 'ALTER TABLE consumer_groups ADD COLUMN rewind_to INTEGER',
   },
+  {
+    // A group's lag counts its types after its position: an index range per type, not a
+    // scan of every event after it.
+    id: 'event-log/3-type-index',
+    sql: 'CREATE INDEX events_type_seq ON events (type, seq)',
+  },
 ];
 
 /**

@@ -17,7 +17,6 @@ import {
   EVENT_COLUMNS,
   EVENT_LOG_MIGRATIONS,
   toLogEvent,
-  TYPE_FILTER,
   type EventRow,
   type RetryState,
 } from './sqlite-event-log-schema.js';
@@ -40,7 +39,9 @@ const REQUEST_REWIND = `INSERT INTO consumer_groups (name, offset, types, rewind
 const FIRST_AT = 'SELECT MIN(seq) AS seq FROM events WHERE at >= ?';
 const MAX_SEQ = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
 const SELECT_GROUPS = 'SELECT name, offset, types FROM consumer_groups';
-const COUNT_AFTER = `SELECT COUNT(*) AS n FROM events WHERE seq > @after AND ${TYPE_FILTER}`;
+const COUNT_AFTER = 'SELECT COUNT(*) AS n FROM events WHERE seq > @after';
+const COUNT_TYPES_AFTER = `SELECT COUNT(*) AS n FROM events
+  WHERE type IN (SELECT value FROM json_each(@types)) AND seq > @after`;
 const DLQ_COUNTS = 'SELECT group_name, COUNT(*) AS n FROM dead_letters GROUP BY group_name';
 const EVENTS_BY_KEY = `SELECT ${EVENT_COLUMNS} FROM events WHERE key = ? ORDER BY seq`;
 const RETRY_OF = 'SELECT attempts, last_error, state FROM retries WHERE group_name = ? AND seq = ?';
@@ -210,12 +211,18 @@ export class SqliteEventLog implements EventLog {
         .all()
         .map((row) => [row.group_name, row.n]),
     );
-    const count = this.database.statement<[{ after: number; types: string }], { n: number }>(
-      COUNT_AFTER,
+    const countAll = this.database.statement<[{ after: number }], { n: number }>(COUNT_AFTER);
+    const countTypes = this.database.statement<[{ after: number; types: string }], { n: number }>(
+      COUNT_TYPES_AFTER,
     );
     const stats: Record<string, GroupStats> = {};
     for (const [name, view] of this.knownGroups()) {
-      const lag = count.get({ after: view.position, types: JSON.stringify(view.types) })?.n ?? 0;
+      const after = view.position;
+      const lag =
+        (view.types.length === 0
+          ? countAll.get({ after })
+          : countTypes.get({ after, types: JSON.stringify(view.types) })
+        )?.n ?? 0;
       stats[name] = { lag, inFlight: view.inFlight, dlq: dlq.get(name) ?? 0 };
     }
     return Promise.resolve(stats);

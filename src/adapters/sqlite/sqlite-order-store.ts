@@ -20,6 +20,27 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX orders_status ON orders (status);
     `,
   },
+  {
+    // Orders by status are read by every stats call: counted as they change, not scanned.
+    id: 'order-store/2-status-counts',
+    sql: `
+      CREATE TABLE order_status_counts (status TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      INSERT INTO order_status_counts (status, n) SELECT status, COUNT(*) FROM orders GROUP BY status;
+      CREATE TRIGGER orders_counted_in AFTER INSERT ON orders BEGIN
+        INSERT INTO order_status_counts (status, n) VALUES (NEW.status, 1)
+          ON CONFLICT (status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER orders_counted_moved AFTER UPDATE OF status ON orders
+        WHEN OLD.status <> NEW.status BEGIN
+        UPDATE order_status_counts SET n = n - 1 WHERE status = OLD.status;
+        INSERT INTO order_status_counts (status, n) VALUES (NEW.status, 1)
+          ON CONFLICT (status) DO UPDATE SET n = n + 1;
+      END;
+      CREATE TRIGGER orders_counted_out AFTER DELETE ON orders BEGIN
+        UPDATE order_status_counts SET n = n - 1 WHERE status = OLD.status;
+      END;
+    `,
+  },
 ];
 
 const INSERT = `INSERT OR IGNORE INTO orders (order_id, status, data, created_at, updated_at)
@@ -28,7 +49,7 @@ const SELECT = 'SELECT data FROM orders WHERE order_id = ?';
 const SELECT_IN = 'SELECT data FROM orders WHERE order_id = ? AND status = ?';
 const UPDATE =
   'UPDATE orders SET status = ?, data = ?, updated_at = ? WHERE order_id = ? AND status = ?';
-const COUNT = 'SELECT status, COUNT(*) AS n FROM orders GROUP BY status';
+const COUNT = 'SELECT status, n FROM order_status_counts WHERE n > 0';
 
 type Listener = (order: Order) => void;
 
