@@ -103,6 +103,10 @@ export class SqliteDatabase {
     this.otherCommitsCheckMs = options.otherCommitsCheckMs ?? OTHER_COMMITS_CHECK_MS;
     this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db.pragma('journal_mode = WAL');
+    // Every op of a group commit runs in its own savepoint, and SQLite keeps the pages a
+    // savepoint changes in a sub-journal so that it can roll just that op back: in a temp
+    // file by default, one write per page per op. In memory they are copies, not syscalls.
+    this.db.pragma('temp_store = MEMORY');
     this.db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5_000}`);
     this.db.pragma('foreign_keys = ON');
