@@ -1,9 +1,13 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteBackend } from '../../src/adapters/sqlite/sqlite-backend.js';
+import { RetryableError } from '../../src/domain/errors.js';
 import type { Order } from '../../src/domain/order.js';
 import { openBackends } from '../../src/runtime/backends.js';
 import { loadConfig } from '../../src/runtime/config.js';
@@ -107,6 +111,76 @@ describe('sqlite database and group-commit writer', () => {
     expect((outcomes[1] as PromiseRejectedResult).reason).toEqual(new Error('op failed'));
     const names = db.statement<[], { name: string }>('SELECT name FROM items ORDER BY name').all();
     expect(names.map((row) => row.name)).toEqual(['a', 'b']);
+  });
+
+  /**
+   * Another process takes the file's write lock, inserts a row and holds the lock for
+   * `holdMs`, or until told to commit (a line on its stdin). Resolves once it holds the lock.
+   */
+  async function lockInOtherProcess(file: string, holdMs?: number) {
+    const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+    const script = `
+      const Database = require(${JSON.stringify(driver)});
+      const db = new Database(${JSON.stringify(file)});
+      db.exec("BEGIN IMMEDIATE; INSERT INTO items (name) VALUES ('other process')");
+      const commit = () => { db.exec('COMMIT'); db.close(); process.exit(0); };
+      process.stdout.write('locked\\n');
+      ${holdMs === undefined ? '' : `setTimeout(commit, ${holdMs});`}
+      process.stdin.once('data', commit);`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = once(child, 'exit');
+    child.stdin.on('error', () => undefined);
+    const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+    expect(chunk.toString()).toBe('locked\n');
+    return {
+      release: async () => {
+        if (child.exitCode === null) child.stdin.write('commit\n');
+        await exited;
+      },
+    };
+  }
+
+  it('waits for another process that holds the write lock, then commits its own writes', async () => {
+    const db = database();
+    db.migrate([MIGRATION]);
+    // The writer waits inside its tick (this event loop stands still): the child lets go alone.
+    const other = await lockInOtherProcess(db.path, 200);
+    await db.write((d) =>
+      d.statement<[string], never>('INSERT INTO items (name) VALUES (?)').run('this process'),
+    );
+    await other.release();
+    const names = db.statement<[], { name: string }>('SELECT name FROM items ORDER BY id').all();
+    expect(names.map((row) => row.name)).toEqual(['other process', 'this process']);
+  });
+
+  it('fails a write with a RetryableError when the lock stays taken past the busy timeout', async () => {
+    const db = new SqliteDatabase(path.join(dir, 'orderflow.db'), { busyTimeoutMs: 50 });
+    open.push(db);
+    db.migrate([MIGRATION]);
+    const other = await lockInOtherProcess(db.path);
+    const failed = await db.write(() => 1).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(RetryableError);
+    expect((failed as RetryableError).code).toBe('sqlite_unavailable');
+    await other.release();
+    await expect(db.write(() => 2)).resolves.toBe(2);
+  });
+
+  it('counts the orders of a file written before status counts were kept', async () => {
+    const file = path.join(dir, 'orderflow.db');
+    const before = new Database(file);
+    before.exec(`
+      CREATE TABLE schema_migrations (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL);
+      INSERT INTO schema_migrations VALUES ('order-store/1-orders', 0);
+      CREATE TABLE orders (order_id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+      CREATE INDEX orders_status ON orders (status);
+      INSERT INTO orders VALUES ('o1', 'PENDING', '{}', '', ''), ('o2', 'COMPLETED', '{}', '', ''),
+        ('o3', 'COMPLETED', '{}', '', '');`);
+    before.close();
+    const store = new SqliteOrderStore(database());
+    expect(await store.countByStatus()).toEqual({ PENDING: 1, COMPLETED: 2 });
+    await store.create(makeOrder({ orderId: 'o4' }));
+    expect(await store.countByStatus()).toEqual({ PENDING: 2, COMPLETED: 2 });
   });
 
   it('rejects writes after close', async () => {
