@@ -1,3 +1,4 @@
+import { takesOnHand } from '../domain/on-hand.js';
 import { isTerminal } from '../domain/status.js';
 import type { Order } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
@@ -95,7 +96,7 @@ export class SourceOfTruthSync {
       if (terminal.length > 0) await sot.applyOrders(terminal);
       const marked = await Promise.all(
         terminal.map((order) =>
-          stock.markSynced(order.orderId, order.status === 'COMPLETED', hold.token),
+          stock.markSynced(order.orderId, takesOnHand(order.status), hold.token),
         ),
       );
       // Refused: a newer run marks them itself (it takes the same entries, still here).

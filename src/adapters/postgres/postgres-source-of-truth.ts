@@ -1,6 +1,7 @@
 import type pg from 'pg';
+import { onHandEffect } from '../../domain/on-hand.js';
 import { quantitiesBySku, type Order } from '../../domain/order.js';
-import { canTransition, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
+import { leadsTo, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
 import type { Clock } from '../../ports/clock.js';
 import type { SourceOfTruth } from '../../ports/source-of-truth.js';
 import type { CatalogProduct } from '../../ports/stock-store.js';
@@ -46,7 +47,7 @@ const ADVANCE_ORDERS = `UPDATE orders o SET status = n.status, finalized_at = n.
 const LOCK_PRODUCTS = `SELECT sku FROM products
   WHERE sku IN (SELECT sku FROM order_items WHERE order_id = ANY($1::text[]))
   ORDER BY sku FOR UPDATE`;
-/** on_hand moves by `sign` × each order's quantities, as its items are recorded here. */
+/** on_hand moves by `sign` (an `OnHandEffect`) × each order's quantities as recorded here. */
 const MOVE_STOCK = `UPDATE products p SET on_hand = p.on_hand + d.delta, updated_at = $3
   FROM (SELECT i.sku, SUM(i.qty * m.sign) AS delta
       FROM unnest($1::text[], $2::integer[]) AS m (order_id, sign)
@@ -66,11 +67,9 @@ const RECORD_SALE = `WITH first AS (
     revenue_cents = sales_by_minute.revenue_cents + excluded.revenue_cents`;
 const PING: TimedQuery = { text: 'SELECT 1', query_timeout: 2_000 };
 
-/** Every `from>to` the status machine leads along in one or more steps. */
-const FORWARD: ReadonlySet<string> = new Set(
-  ORDER_STATUSES.flatMap((from) =>
-    ORDER_STATUSES.filter((to) => leadsTo(from, to)).map((to) => `${from}>${to}`),
-  ),
+/** Every `from>to` where `to` follows `from` (`leadsTo`), as ADVANCE_ORDERS matches them. */
+const FORWARD: readonly string[] = ORDER_STATUSES.flatMap((from) =>
+  ORDER_STATUSES.filter((to) => leadsTo(from, to)).map((to) => `${from}>${to}`),
 );
 
 interface ProductRow {
@@ -128,27 +127,30 @@ export class PostgresSourceOfTruth implements SourceOfTruth {
     ]);
   }
 
-  /** Stock leaves on_hand while the order is COMPLETED here, and only then. */
+  /** Records new orders, moves recorded ones forward, and on_hand with them (`onHandEffect`). */
   async applyOrders(orders: readonly Order[]): Promise<void> {
     const batch = latestPerOrder(orders);
     if (batch.length === 0) return;
     await inTransaction(this.pool, async (client) => {
       const inserted = await insertOrders(client, batch);
-      const signs = new Map<string, number>();
-      for (const order of batch) {
-        if (inserted.has(order.orderId) && order.status === 'COMPLETED') {
-          signs.set(order.orderId, -1);
-        }
-      }
       const existing = batch.filter((order) => !inserted.has(order.orderId));
-      for (const { order_id, was, status } of await advanceOrders(client, existing)) {
-        if (was === 'COMPLETED') signs.set(order_id, 1);
-        else if (status === 'COMPLETED') signs.set(order_id, -1);
-      }
-      if (signs.size === 0) return;
-      const ids = [...signs.keys()];
+      const advanced = await advanceOrders(client, existing);
+      const moves = [
+        ...batch
+          .filter((order) => inserted.has(order.orderId))
+          .map((order) => ({
+            orderId: order.orderId,
+            sign: onHandEffect(undefined, order.status),
+          })),
+        ...advanced.map((row) => ({
+          orderId: row.order_id,
+          sign: onHandEffect(row.was, row.status),
+        })),
+      ].filter((move) => move.sign !== 0);
+      if (moves.length === 0) return;
+      const ids = moves.map((move) => move.orderId);
       await client.query(LOCK_PRODUCTS, [ids]);
-      await client.query(MOVE_STOCK, [ids, [...signs.values()], this.isoNow()]);
+      await client.query(MOVE_STOCK, [ids, moves.map((move) => move.sign), this.isoNow()]);
     });
   }
 
@@ -247,7 +249,7 @@ async function advanceOrders(
     orders.map((order) => order.status),
     orders.map((order) => order.paymentRef ?? null),
     orders.map((order) => order.updatedAt),
-    [...FORWARD],
+    FORWARD,
   ]);
   return rows;
 }
@@ -261,17 +263,10 @@ function latestPerOrder(orders: readonly Order[]): Order[] {
   const latest = new Map<string, Order>();
   for (const order of orders) {
     const seen = latest.get(order.orderId);
-    if (!seen || FORWARD.has(`${seen.status}>${order.status}`)) latest.set(order.orderId, order);
+    if (!seen || leadsTo(seen.status, order.status)) latest.set(order.orderId, order);
   }
   return [...latest.values()].sort((a, b) =>
     a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0,
-  );
-}
-
-/** Whether the status machine leads from `from` to `to` in one or more steps (it has no cycles). */
-function leadsTo(from: OrderStatus, to: OrderStatus): boolean {
-  return ORDER_STATUSES.some(
-    (next) => canTransition(from, next) && (next === to || leadsTo(next, to)),
   );
 }
 

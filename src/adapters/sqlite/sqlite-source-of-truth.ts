@@ -1,5 +1,6 @@
+import { onHandEffect, type OnHandEffect } from '../../domain/on-hand.js';
 import { quantitiesBySku, type Order } from '../../domain/order.js';
-import { canTransition, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
+import { leadsTo, type OrderStatus } from '../../domain/status.js';
 import type { Clock } from '../../ports/clock.js';
 import type { SourceOfTruth } from '../../ports/source-of-truth.js';
 import type { CatalogProduct } from '../../ports/stock-store.js';
@@ -71,7 +72,7 @@ const INSERT_ITEM = `INSERT INTO order_items (order_id, sku, qty, unit_price_cen
   ON CONFLICT (order_id, sku) DO NOTHING`;
 const UPDATE_ORDER = `UPDATE orders SET status = ?, finalized_at = ?, payment_ref = COALESCE(?, payment_ref)
   WHERE order_id = ?`;
-/** on_hand moves by `sign` × the order's quantities, as its items are recorded here. */
+/** on_hand moves by `sign` (an `OnHandEffect`) × the order's quantities as recorded here. */
 const MOVE_STOCK = `UPDATE products SET
     on_hand = on_hand + @sign * (SELECT i.qty FROM order_items i WHERE i.order_id = @orderId AND i.sku = products.sku),
     updated_at = @now
@@ -179,26 +180,16 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
     return Promise.resolve();
   }
 
-  /** Stock leaves on_hand while the order is COMPLETED here, and only then. */
+  /** Records the order, or moves its record forward, and on_hand with it (`onHandEffect`). */
   private applyOrder(db: SqliteDatabase, order: Order, now: string): void {
-    const existing = db
+    const was = db
       .statement<[string], { status: OrderStatus }>(ORDER_STATUS)
-      .get(order.orderId);
-    if (!existing) {
-      this.insertOrder(db, order);
-      if (order.status === 'COMPLETED') this.moveStock(db, order.orderId, -1, now);
-      return;
-    }
-    if (!movesForward(existing.status, order.status)) return;
-    db.statement<[string, string, string | null, string], never>(UPDATE_ORDER).run(
-      order.status,
-      order.updatedAt,
-      order.paymentRef ?? null,
-      order.orderId,
-    );
-    const wasTaken = existing.status === 'COMPLETED';
-    const isTaken = order.status === 'COMPLETED';
-    if (wasTaken !== isTaken) this.moveStock(db, order.orderId, isTaken ? -1 : 1, now);
+      .get(order.orderId)?.status;
+    if (was === undefined) this.insertOrder(db, order);
+    else if (leadsTo(was, order.status)) this.updateOrder(db, order);
+    else return;
+    const effect = onHandEffect(was, order.status);
+    if (effect !== 0) this.moveStock(db, order.orderId, effect, now);
   }
 
   private insertOrder(db: SqliteDatabase, order: Order): void {
@@ -220,7 +211,21 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
     }
   }
 
-  private moveStock(db: SqliteDatabase, orderId: string, sign: 1 | -1, now: string): void {
+  private updateOrder(db: SqliteDatabase, order: Order): void {
+    db.statement<[string, string, string | null, string], never>(UPDATE_ORDER).run(
+      order.status,
+      order.updatedAt,
+      order.paymentRef ?? null,
+      order.orderId,
+    );
+  }
+
+  private moveStock(
+    db: SqliteDatabase,
+    orderId: string,
+    sign: Exclude<OnHandEffect, 0>,
+    now: string,
+  ): void {
     db.statement<[{ sign: number; orderId: string; now: string }], never>(MOVE_STOCK).run({
       sign,
       orderId,
@@ -240,20 +245,4 @@ function toProduct(row: ProductRow): CatalogProduct {
     price: { amount: row.price_cents, currency: row.currency },
     onHand: row.on_hand,
   };
-}
-
-/** Whether the status machine can lead from `from` to `to` in one or more steps. */
-function movesForward(from: OrderStatus, to: OrderStatus): boolean {
-  const seen = new Set<OrderStatus>([from]);
-  const frontier: OrderStatus[] = [from];
-  for (let status = frontier.pop(); status !== undefined; status = frontier.pop()) {
-    for (const next of ORDER_STATUSES) {
-      if (next === to && canTransition(status, next)) return true;
-      if (!seen.has(next) && canTransition(status, next)) {
-        seen.add(next);
-        frontier.push(next);
-      }
-    }
-  }
-  return false;
 }
