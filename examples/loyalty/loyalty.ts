@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { defineConsumer, type ConsumerDefinition } from '../../src/index.js';
+import { defineConsumer, type ConsumerDefinition } from 'orderflow';
 
 /**
  * A shop's own consumer, added without touching checkout: loyalty points, one per whole
