@@ -88,3 +88,27 @@ export function logTypeOf(event: OrderEvent): string {
 export function statusChangeType(status: OrderStatus): string {
   return `OrderStatusChanged.${status}`;
 }
+
+const ORDER_EVENT_TYPES: ReadonlySet<string> = new Set<OrderEvent['type']>([
+  'OrderPlaced',
+  'OrderStatusChanged',
+  'CancelRequested',
+  'ReservationExpired',
+  'PaymentConfirmed',
+]);
+
+/**
+ * An event's data as read from the log, checked to be an order event of a known type
+ * naming its order; undefined for anything else (a foreign or corrupt payload).
+ */
+export function asOrderEvent(data: unknown): OrderEvent | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { type } = data as { type?: unknown };
+  if (typeof type !== 'string' || !ORDER_EVENT_TYPES.has(type)) return undefined;
+  const event = data as OrderEvent;
+  const orderId =
+    event.type === 'OrderPlaced'
+      ? (event.order as { orderId?: unknown } | undefined)?.orderId
+      : (event as { orderId?: unknown }).orderId;
+  return typeof orderId === 'string' ? event : undefined;
+}

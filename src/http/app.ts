@@ -13,7 +13,7 @@ import {
   serializerCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { ApiError } from '../domain/errors.js';
+import { RetryableError, TerminalError } from '../domain/errors.js';
 import type { ServiceContext } from '../runtime/context.js';
 import { ANONYMOUS, createAuthenticator, requireAdmin } from './auth.js';
 import { forwardedFor, trustProxyOption } from './client-ip.js';
@@ -122,7 +122,7 @@ export async function buildApp(
   app.addHook('onRequest', (_request, reply, done) => {
     if (!closing) return done();
     reply.header('connection', 'close');
-    done(new ApiError('service_unavailable', 'the service is shutting down', undefined, 1));
+    done(new RetryableError('service_unavailable', 'the service is shutting down', 1000));
   });
 
   const metrics = httpMetrics(ctx.metrics);
@@ -220,7 +220,10 @@ function installJsonParser(app: ZodApp): void {
     void parse(request, text, (error, value: unknown) => {
       if (error && isPlainJson(text)) {
         return done(
-          new ApiError('validation_error', 'the body has a __proto__ or constructor.prototype key'),
+          new TerminalError(
+            'validation_error',
+            'the body has a __proto__ or constructor.prototype key',
+          ),
         );
       }
       done(error, value);

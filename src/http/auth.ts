@@ -1,6 +1,6 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../domain/errors.js';
+import { TerminalError } from '../domain/errors.js';
 import type { ApiKey, KeyRole } from '../runtime/config.js';
 
 /** Who is calling: the key's stable id (the owner of the orders it creates) and its role. */
@@ -42,13 +42,16 @@ export function createAuthenticator(
   return (request) => {
     const presented = presentedKey(request);
     if (presented === undefined)
-      throw new ApiError('unauthorized', 'an API key is required (Authorization: Bearer <key>)');
+      throw new TerminalError(
+        'unauthorized',
+        'an API key is required (Authorization: Bearer <key>)',
+      );
     const digest = sha256(presented);
     let match: Principal | undefined;
     for (const key of known) {
       if (timingSafeEqual(digest, key.digest) && match === undefined) match = key.principal;
     }
-    if (!match) throw new ApiError('unauthorized', 'the API key is not valid');
+    if (!match) throw new TerminalError('unauthorized', 'the API key is not valid');
     return match;
   };
 }
@@ -68,13 +71,13 @@ function sha256(text: string): Buffer {
 /** The caller of an authenticated route; throws 401 if the route was not authenticated. */
 export function principalOf(request: FastifyRequest): Principal {
   const principal = request.principal;
-  if (!principal) throw new ApiError('unauthorized', 'not authenticated');
+  if (!principal) throw new TerminalError('unauthorized', 'not authenticated');
   return principal;
 }
 
 export function requireAdmin(request: FastifyRequest): void {
   if (principalOf(request).role !== 'admin')
-    throw new ApiError('forbidden', 'this route needs an admin key');
+    throw new TerminalError('forbidden', 'this route needs an admin key');
 }
 
 /** A client key sees only what it created; an admin key sees everything. */

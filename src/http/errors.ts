@@ -1,8 +1,38 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, ERROR_CATALOG, RetryableError, type ErrorCode } from '../domain/errors.js';
+import type { TerminalError } from '../domain/errors.js';
+import { isCoded, RetryableError } from '../domain/errors.js';
 import { RequestValidationError } from './validation.js';
+
+/** The catalog of errors a client can see: stable string code → HTTP status. */
+export const ERROR_CATALOG = {
+  validation_error: 400,
+  /** A webhook whose signature does not verify with the provider's webhook secret. */
+  invalid_signature: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  request_timeout: 408,
+  not_cancellable: 409,
+  idempotency_key_in_use: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  unknown_sku: 422,
+  idempotency_key_reused: 422,
+  rate_limited: 429,
+  too_many_declines: 429,
+  /** Over the cap of open event streams per API key or per IP. */
+  too_many_streams: 429,
+  internal_error: 500,
+  service_unavailable: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+function isCatalogued(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOG, code);
+}
 
 /** What the client is told about a failure: `{"error":{"code","message","details"?}}`. */
 export interface ErrorAnswer {
@@ -51,50 +81,13 @@ const CODE_BY_STATUS: Readonly<Record<number, ErrorCode>> = {
   503: 'service_unavailable',
 };
 
-/**
- * Error codes of a backend that is down or overloaded right now: network errors, a busy
- * or failing SQLite file, PostgreSQL connection classes. A retry later may succeed.
- */
-const TRANSIENT_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'SQLITE_BUSY',
-  'SQLITE_LOCKED',
-  'SQLITE_FULL',
-  'SQLITE_CANTOPEN',
-  'SQLITE_PROTOCOL',
-]);
+const seconds = (ms: number | undefined): number => Math.max(1, Math.ceil((ms ?? 1000) / 1000));
 
-function isTransientCode(code: string): boolean {
-  return (
-    TRANSIENT_CODES.has(code) ||
-    code.startsWith('SQLITE_IOERR') ||
-    code.startsWith('SQLITE_BUSY') ||
-    // PostgreSQL: connection exceptions, insufficient resources, operator intervention.
-    /^(08|53)[0-9A-Z]{3}$/.test(code) ||
-    /^57P0[1-4]$/.test(code)
-  );
-}
-
-/** The RetryableError or transient backend error somewhere in `error`'s cause chain. */
-function transientCause(error: unknown): { retryAfterSeconds: number } | undefined {
+/** A RetryableError somewhere in `error`'s cause chain (an adapter's, wrapped by a caller). */
+function retryableCause(error: unknown): RetryableError | undefined {
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (current instanceof RetryableError) {
-      const ms = current.retryAfterMs ?? 1000;
-      return { retryAfterSeconds: Math.max(1, Math.ceil(ms / 1000)) };
-    }
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && isTransientCode(code)) return { retryAfterSeconds: 1 };
+    if (current instanceof RetryableError) return current;
     current = current.cause;
   }
   return undefined;
@@ -110,18 +103,37 @@ function serviceUnavailable(retryAfterSeconds: number): ErrorAnswer {
   };
 }
 
+const INTERNAL: ErrorAnswer = {
+  status: 500,
+  code: 'internal_error',
+  message: 'internal error',
+  serverSide: true,
+};
+
+/**
+ * A coded error by the catalog: a catalogued code answers with its status; any other
+ * RetryableError (an adapter's outage) is a 503, any other TerminalError a 500.
+ */
+function describeCoded(error: TerminalError | RetryableError): ErrorAnswer {
+  const retryable = error instanceof RetryableError;
+  if (!isCatalogued(error.code)) {
+    return retryable ? serviceUnavailable(seconds(error.retryAfterMs)) : INTERNAL;
+  }
+  const status = ERROR_CATALOG[error.code];
+  return {
+    status,
+    code: error.code,
+    message: error.message,
+    details: error.details,
+    retryAfterSeconds:
+      retryable || status === 503 ? seconds(retryable ? error.retryAfterMs : undefined) : undefined,
+    serverSide: status >= 500,
+  };
+}
+
 /** Maps anything thrown while serving a request to its answer. Never leaks a stack. */
 export function describeError(error: unknown): ErrorAnswer {
-  if (error instanceof ApiError) {
-    return {
-      status: error.status,
-      code: error.code,
-      message: error.message,
-      details: error.details,
-      retryAfterSeconds: error.retryAfterSeconds ?? (error.status === 503 ? 1 : undefined),
-      serverSide: error.status >= 500,
-    };
-  }
+  if (isCoded(error)) return describeCoded(error);
   if (error instanceof RequestValidationError) {
     return {
       status: 400,
@@ -131,8 +143,8 @@ export function describeError(error: unknown): ErrorAnswer {
       serverSide: false,
     };
   }
-  const transient = transientCause(error);
-  if (transient) return serviceUnavailable(transient.retryAfterSeconds);
+  const retryable = retryableCause(error);
+  if (retryable) return serviceUnavailable(seconds(retryable.retryAfterMs));
   const fastifyError = error as Partial<FastifyError> | undefined;
   const known =
     typeof fastifyError?.code === 'string' ? FASTIFY_CODES[fastifyError.code] : undefined;
@@ -150,11 +162,11 @@ export function describeError(error: unknown): ErrorAnswer {
       serverSide: false,
     };
   }
-  return { status: 500, code: 'internal_error', message: 'internal error', serverSide: true };
+  return INTERNAL;
 }
 
 /**
- * For calls whose only failure mode is a backend's: anything but an ApiError becomes
+ * For calls whose only failure mode is a backend's: anything but a coded error becomes
  * `503 service_unavailable` with `Retry-After: 1`, the original kept as `cause` for the log.
  */
 export async function orUnavailable<T>(work: Promise<T>, what: string): Promise<T> {
@@ -166,15 +178,10 @@ export async function orUnavailable<T>(work: Promise<T>, what: string): Promise<
 }
 
 export function asUnavailable(error: unknown, what: string): unknown {
-  if (error instanceof ApiError) return error;
-  const unavailable = new ApiError(
-    'service_unavailable',
-    `${what} is unavailable; retry shortly`,
-    undefined,
-    1,
-  );
-  unavailable.cause = error;
-  return unavailable;
+  if (isCoded(error)) return error;
+  return new RetryableError('service_unavailable', `${what} is unavailable; retry shortly`, 1000, {
+    cause: error,
+  });
 }
 
 export function sendError(

@@ -1,5 +1,5 @@
 import type {} from 'fastify';
-import { ApiError } from '../domain/errors.js';
+import { RetryableError } from '../domain/errors.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -87,6 +87,6 @@ export class RateLimiter {
 }
 
 /** The answer to a caller over its rate: `429 rate_limited` with `Retry-After`. */
-export function rateLimited(waitSeconds: number): ApiError {
-  return new ApiError('rate_limited', 'too many requests; slow down', undefined, waitSeconds);
+export function rateLimited(waitSeconds: number): RetryableError {
+  return new RetryableError('rate_limited', 'too many requests; slow down', waitSeconds * 1000);
 }

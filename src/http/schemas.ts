@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_CATALOG, type ErrorCode } from '../domain/errors.js';
+import { ERROR_CATALOG, type ErrorCode } from './errors.js';
 import { ORDER_STATUSES } from '../domain/status.js';
 
 /*

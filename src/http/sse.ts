@@ -26,7 +26,7 @@ export function isFinal(order: Order): boolean {
  * order is final, and one client must not hold them all.
  */
 export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, done) => {
-  const { orders } = ctx.backends;
+  const orders = ctx.orders;
   /** Open streams, ended when the app closes so that the server can stop. */
   const open = new Set<() => void>();
   const perKey = new StreamSlots(ctx.config.sseMaxPerKey, 'API key');

@@ -1,4 +1,4 @@
-import { ApiError } from '../domain/errors.js';
+import { RetryableError } from '../domain/errors.js';
 
 /** What a client over its cap of open streams is told to wait: a slot frees when one ends. */
 export const STREAM_RETRY_AFTER_S = 5;
@@ -18,11 +18,10 @@ export class StreamSlots {
     if (this.max === 0) return () => undefined;
     const held = this.open.get(name) ?? 0;
     if (held >= this.max) {
-      throw new ApiError(
+      throw new RetryableError(
         'too_many_streams',
         `too many open event streams for this ${this.what} (at most ${this.max}); close one first`,
-        undefined,
-        STREAM_RETRY_AFTER_S,
+        STREAM_RETRY_AFTER_S * 1000,
       );
     }
     this.open.set(name, held + 1);

@@ -10,7 +10,9 @@ import type { PaymentWebhooks } from '../ports/payment-gateway.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
-import type { Intake } from '../workflow/intake.js';
+import type { AdminService } from '../workflow/admin-service.js';
+import type { CatalogService } from '../workflow/catalog-service.js';
+import type { OrdersService } from '../workflow/orders-service.js';
 import type { Config } from './config.js';
 
 /** The adapters picked for this process: every port, and how to close them all. */
@@ -35,26 +37,6 @@ export interface Backends {
   close(): Promise<void>;
 }
 
-export interface SyncReport {
-  /** Orders written (sync-out) or SKUs reconciled (sync-in). */
-  readonly count: number;
-  readonly at: string;
-}
-
-/** What one sync can do on demand; the scheduler runs the same calls on its intervals. */
-export interface SyncCommands {
-  stock(): Promise<SyncReport>;
-  orders(): Promise<SyncReport>;
-  /** Writes a product to the source of truth and pushes it to the stock cache at once. */
-  putProduct(product: {
-    sku: string;
-    name: string;
-    price: { amount: number; currency: string };
-    onHand: number;
-  }): Promise<void>;
-  lastSyncAt(): string | undefined;
-}
-
 export interface ReadyReport {
   readonly ready: boolean;
   /** Per check: passed, failed, or `'warning'` (passed, but unsafe: see `warnings`). */
@@ -63,13 +45,16 @@ export interface ReadyReport {
   readonly warnings?: Record<string, string>;
 }
 
-/** Everything the HTTP layer needs, built once by the composition root. */
+/**
+ * Everything the HTTP layer needs, built once by the composition root: workflow-level
+ * services, never ports.
+ */
 export interface ServiceContext {
   readonly config: Config;
   readonly clock: Clock;
-  readonly backends: Backends;
-  readonly intake: Intake;
-  readonly sync: SyncCommands;
+  readonly orders: OrdersService;
+  readonly catalog: CatalogService;
+  readonly admin: AdminService;
   readonly logger: Logger;
   readonly metrics: Registry;
   /** The payment provider's webhooks, when it has them (`POST /v1/webhooks/stripe`). */

@@ -1,16 +1,19 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { v7 as timeOrderedId } from 'uuid';
-import { SAGA_EVENT_TYPES, statusChangeType, type OrderEvent } from '../domain/events.js';
-import type { Order } from '../domain/order.js';
+import { SAGA_EVENT_TYPES, statusChangeType } from '../domain/events.js';
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
 import { DeclineGuard, declineSubjectOf } from '../workflow/decline-guard.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 import { builtInConsumers } from '../workflow/fan-out.js';
-import { Intake, toLogEvent } from '../workflow/intake.js';
+import { Intake } from '../workflow/intake.js';
+import { announceExpiredHolds, fanOutHandler, sagaHandler } from '../workflow/pipeline.js';
 import { OrderSaga } from '../workflow/saga.js';
 import { SourceOfTruthSync } from '../workflow/sync.js';
+import { AdminService } from '../workflow/admin-service.js';
+import { CatalogService } from '../workflow/catalog-service.js';
+import { OrdersService } from '../workflow/orders-service.js';
 import { openBackends, openMailer, openPayments, type Payments } from './backends.js';
 import type { Config } from './config.js';
 import { ConsumerRunner, type RunnerSpec } from './consumer-runner.js';
@@ -26,6 +29,11 @@ export interface ServiceOptions {
   /** The shop's own fan-out consumers, beside the built-in ones. */
   readonly consumers?: readonly ConsumerDefinition[];
   readonly clock?: Clock;
+  /**
+   * Puts something in front of the adapters the configuration picked (a backend that
+   * fails on purpose, in an outage test); the service closes what it returns.
+   */
+  readonly wrapBackends?: (opened: Backends) => Backends;
 }
 
 /** The demo catalog the embedded default starts with. */
@@ -91,7 +99,8 @@ export class Service {
     });
     const intake = new Intake({
       ...backends,
-      clock, // Time-ordered ids keep every index keyed by order id append-only (UUIDv7).
+      clock,
+      // Time-ordered ids keep every index keyed by order id append-only (UUIDv7).
       newId: timeOrderedId,
       declines,
       checkpoint,
@@ -100,23 +109,20 @@ export class Service {
     this.ctx = {
       config,
       clock,
-      backends,
-      intake,
+      orders: new OrdersService({ ...backends, intake }),
+      catalog: new CatalogService({
+        ...backends,
+        sync,
+        onFallback: (sku, error) =>
+          logger.warn(
+            { err: error, sku },
+            'source of truth unreachable; answering from the stock cache',
+          ),
+      }),
+      admin: new AdminService({ ...backends, sync, clock }),
       logger,
       metrics: metrics.registry,
       webhooks: payments.webhooks,
-      sync: {
-        stock: async () => ({
-          count: await sync.syncIn(),
-          at: new Date(clock.now()).toISOString(),
-        }),
-        orders: async () => ({
-          count: await sync.syncOut(),
-          at: new Date(clock.now()).toISOString(),
-        }),
-        putProduct: (product) => sync.putProduct(product),
-        lastSyncAt: () => sync.lastSyncAt,
-      },
       ready: async () => {
         const [engines, warnings] = await Promise.all([
           backends.ping().catch(() => ({ engines: false })),
@@ -136,7 +142,8 @@ export class Service {
   static async open(options: ServiceOptions): Promise<Service> {
     const clock = options.clock ?? { now: () => Date.now() };
     const { config } = options;
-    const backends = await openBackends(config, clock);
+    const opened = await openBackends(config, clock);
+    const backends = options.wrapBackends?.(opened) ?? opened;
     const payments = await openPayments(config, clock);
     const mailer = await openMailer(config, join(config.dataDir, 'outbox'));
     return new Service(options, backends, payments, mailer, createMetrics(), clock);
@@ -195,7 +202,7 @@ export class Service {
           // A provider outage is waited out by the saga itself (its give-up horizon), not
           // by counting attempts: payment work must not be dead-lettered while it lasts.
           policy: { maxRetryableAttempts: Number.MAX_SAFE_INTEGER },
-          handle: (event) => this.saga.handle(event.data as OrderEvent),
+          handle: sagaHandler(this.saga),
           // A dead-lettered saga event still ends its order (stock back, no money kept).
           onDeadLetter: (event, reason) => this.saga.giveUp(event.key, reason),
         },
@@ -214,52 +221,27 @@ export class Service {
   }
 
   private fanOutSpec(definition: ConsumerDefinition): RunnerSpec {
-    const { orders, idempotency } = this.backends;
     return {
       group: definition.name,
       types: definition.on.map(statusChangeType),
       concurrency: definition.concurrency ?? 16,
-      handle: async (event) => {
-        const data = event.data as Extract<OrderEvent, { type: 'OrderStatusChanged' }>;
-        if (!definition.on.includes(data.status)) return;
-        const order: Order | undefined = await orders.get(event.key);
-        if (!order) return;
-        await definition.handle({
-          status: data.status,
-          at: data.at,
-          order,
-          seq: event.seq,
-          once: async (key, effect) => {
-            const scoped = `${definition.name}:${key}`;
-            if (await idempotency.wasDone(scoped)) return;
-            await effect();
-            await idempotency.markDone(scoped);
-          },
-        });
-      },
+      handle: fanOutHandler(definition, this.backends),
     };
   }
 
   private startSchedules(): void {
     const { config } = this.options;
-    const { stock, log } = this.backends;
     this.scheduler.every('sync-out', config.syncOutIntervalMs, () => this.sync.syncOut());
     this.scheduler.every('sync-in', config.syncInIntervalMs, () => this.sync.syncIn());
     this.scheduler.every(
       'reservation-expiry',
       Math.min(EXPIRY_SWEEP_MS, config.reservationTtlMs),
       async () => {
-        const now = this.clock.now();
-        const at = new Date(now).toISOString();
-        const expired = await stock.claimExpired(now, EXPIRY_BATCH, EXPIRY_REANNOUNCE_MS);
-        if (expired.length === 0) return;
-        const events = expired.map(({ orderId, expiresAt }): OrderEvent => ({
-          type: 'ReservationExpired',
-          orderId,
-          expiresAt,
-          at,
-        }));
-        await log.append(events.map(toLogEvent));
+        await announceExpiredHolds(
+          { ...this.backends, clock: this.clock },
+          EXPIRY_BATCH,
+          EXPIRY_REANNOUNCE_MS,
+        );
       },
     );
   }

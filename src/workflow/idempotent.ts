@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { ApiError } from '../domain/errors.js';
+import { RetryableError, TerminalError } from '../domain/errors.js';
 import type { IdempotencyStore, StoredResponse } from '../ports/idempotency-store.js';
 
 /** How long a key and its answer are kept (Stripe keeps them 24 h). */
@@ -58,14 +58,13 @@ export async function runIdempotent(
   const claim = await store.begin(scope, key, fingerprint(body), IDEMPOTENCY_TTL_MS, ref);
   switch (claim.state) {
     case 'in_flight':
-      throw new ApiError(
+      throw new RetryableError(
         'idempotency_key_in_use',
         'a request with this Idempotency-Key is still being processed',
-        undefined,
-        1,
+        1000,
       );
     case 'mismatch':
-      throw new ApiError(
+      throw new TerminalError(
         'idempotency_key_reused',
         'this Idempotency-Key was used with a different body',
       );
@@ -84,12 +83,23 @@ export async function runIdempotent(
     });
     return { response, replayed: false };
   } catch (error) {
-    // A refusal (4xx) changed nothing: the key is free again. Anything else may have
-    // written (a publish that landed after all): the key stays bound to its ref. The
-    // answer is the original error; a key we could not mark stays claimed until its claim
-    // lapses, and is then resumed the same way.
-    const refused = error instanceof ApiError && error.status < 500;
+    // A refusal (a TerminalError of the use case: an unknown SKU, too many declines)
+    // changed nothing: the key is free again. Anything else may have written (a publish
+    // that landed after all): the key stays bound to its ref. The answer is the original
+    // error; a key we could not mark stays claimed until its claim lapses, and is then
+    // resumed the same way.
+    const refused = isRefusal(error);
     await (refused ? store.release(scope, key) : store.abandon(scope, key)).catch(onAbandonFailed);
     throw error;
   }
 }
+
+/** The use case said no before writing anything: a TerminalError, or a limit (declines). */
+function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof TerminalError || (error instanceof RetryableError && REFUSALS.has(error.code))
+  );
+}
+
+/** Retryable codes that are still refusals: nothing was written, come back later. */
+const REFUSALS: ReadonlySet<string> = new Set(['too_many_declines']);

@@ -1,4 +1,4 @@
-import { ApiError } from '../domain/errors.js';
+import { RetryableError, TerminalError } from '../domain/errors.js';
 import { eventIdOf, logTypeOf, orderIdOf, type OrderEvent } from '../domain/events.js';
 import { total } from '../domain/money.js';
 import { isCancellable } from '../domain/status.js';
@@ -74,11 +74,10 @@ export class Intake {
       ip: caller.ip,
     };
     if (await declines?.blocked(subject)) {
-      throw new ApiError(
+      throw new RetryableError(
         'too_many_declines',
         'too many declined payments in the last hour; try again later',
-        undefined,
-        600,
+        600_000,
       );
     }
     let orderId = attempt.orderId ?? newId();
@@ -99,15 +98,21 @@ export class Intake {
       else unknown.push(sku);
     }
     if (unknown.length > 0) {
-      throw new ApiError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, { skus: unknown });
+      throw new TerminalError('unknown_sku', `unknown SKU: ${unknown.join(', ')}`, {
+        details: { skus: unknown },
+      });
     }
     let orderTotal;
     try {
       orderTotal = total(lines);
     } catch (error) {
-      throw new ApiError('validation_error', 'the items of one order must share one currency', {
-        reason: error instanceof Error ? error.message : String(error),
-      });
+      throw new TerminalError(
+        'validation_error',
+        'the items of one order must share one currency',
+        {
+          details: { reason: error instanceof Error ? error.message : String(error) },
+        },
+      );
     }
     const now = new Date(clock.now()).toISOString();
     const order = newOrder({
@@ -199,8 +204,10 @@ export class Intake {
   }
 }
 
-function notCancellable(order: Order): ApiError {
-  return new ApiError('not_cancellable', `an order in status ${order.status} cannot be cancelled`, {
-    status: order.status,
-  });
+function notCancellable(order: Order): TerminalError {
+  return new TerminalError(
+    'not_cancellable',
+    `an order in status ${order.status} cannot be cancelled`,
+    { details: { status: order.status } },
+  );
 }

@@ -41,8 +41,6 @@ interface Trigger {
   readonly placed?: Order;
   /** The stock store said the hold expired: trusted over this process's clock. */
   readonly expired?: boolean;
-  /** The event being handled announces this status: it need not be published again. */
-  readonly announced?: OrderStatus;
 }
 
 /**
@@ -112,7 +110,7 @@ export class OrderSaga {
           event.amount,
         );
       case 'OrderStatusChanged':
-        return this.advance(event.orderId, { announced: event.status });
+        return this.advance(event.orderId);
     }
   }
 
@@ -130,7 +128,7 @@ export class OrderSaga {
     }
     if (order.status !== 'PENDING') {
       // A crash may have come between a status change and its announcement or its effects.
-      if (trigger.announced !== order.status) await this.announce(order);
+      await this.announce(order);
       await this.settle(order);
     }
     for (;;) {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RetryableError } from '../../src/domain/errors.js';
 import { buildApp } from '../../src/http/app.js';
+import { AdminService } from '../../src/workflow/admin-service.js';
 import { superseded } from '../../src/workflow/sync-lock.js';
 import { AS, connectionRefused, startTestService, type TestService } from './context.js';
 
@@ -13,10 +14,9 @@ describe('admin sync routes when the sync cannot run', () => {
   beforeAll(async () => {
     service = await startTestService();
     const fail = () => Promise.reject(failure);
-    app = await buildApp({
-      ...service.ctx,
-      sync: { ...service.ctx.sync, stock: fail, orders: fail },
-    });
+    const sync = { syncIn: fail, syncOut: fail, lastSyncAt: undefined };
+    const admin = new AdminService({ ...service.backends, sync, clock: service.ctx.clock });
+    app = await buildApp({ ...service.ctx, admin });
   });
   afterAll(async () => {
     await app.close();

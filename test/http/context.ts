@@ -1,22 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
-import { Registry } from 'prom-client';
 import { expect } from 'vitest';
-import { openSqliteBackend } from '../../src/adapters/sqlite/sqlite-backend.js';
-import type { Clock } from '../../src/ports/clock.js';
 import type { CatalogProduct } from '../../src/ports/stock-store.js';
 import { loadConfig } from '../../src/runtime/config.js';
-import type {
-  Backends,
-  ServiceContext,
-  SyncCommands,
-  SyncReport,
-} from '../../src/runtime/context.js';
-import { Intake } from '../../src/workflow/intake.js';
+import type { Backends, ServiceContext } from '../../src/runtime/context.js';
+import { Service } from '../../src/runtime/service.js';
 import { buildApp, type AppOptions } from '../../src/http/app.js';
 
 /** The keys the HTTP tests use; `client2` is a second client, to check order ownership. */
@@ -41,7 +32,7 @@ export const GADGET: CatalogProduct = {
 };
 
 export interface TestContextOptions {
-  /** Environment for `loadConfig`; defaults: the test keys, rate limit off. */
+  /** Environment for `loadConfig`; defaults: the test keys, rate limit off, the `api` role. */
   readonly env?: Record<string, string>;
   /** Replaces backends (a failing one, for outage tests). */
   readonly override?: (backends: Backends) => Partial<Omit<Backends, 'close'>>;
@@ -57,90 +48,42 @@ export interface TestService {
 }
 
 /**
- * A service context from real parts: the SQLite backend in a fresh temporary directory,
- * the real Intake, config from `loadConfig`, a silent pino logger and its own registry.
- * The catalog holds A123 (Widget, 1999 USD, 100 on hand) and B456 (Gadget, 4900, 0).
+ * The service as production builds it (`Service.open`, the one composition root) in the
+ * `api` role — HTTP and the intake, no consumers or schedules, so orders stay where a test
+ * puts them — on the SQLite backend in a fresh temporary directory, with a silent logger.
+ * Its first start seeds the demo catalog: A123 (Widget, 1999 USD, 100 on hand) and B456
+ * (Gadget, 4900, 0).
  */
 export async function startTestService(options: TestContextOptions = {}): Promise<TestService> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'orderflow-http-'));
-  const clock: Clock = { now: () => Date.now() };
-  const sqlite = openSqliteBackend(dataDir, clock);
-  const real: Backends = sqlite;
-  const backends: Backends = { ...real, ...options.override?.(real), close: () => real.close() };
   const config = loadConfig({
+    ORDERFLOW_DATA_DIR: dataDir,
     ORDERFLOW_API_KEYS: API_KEYS_ENV,
     ORDERFLOW_RATE_LIMIT: '0',
+    ORDERFLOW_ROLE: 'api',
     ...options.env,
   });
-  const sync = testSync(backends, clock);
-  await sync.putProduct(WIDGET);
-  await sync.putProduct(GADGET);
-  const ctx: ServiceContext = {
-    webhooks: undefined,
+  let real: Backends | undefined;
+  const service = await Service.open({
     config,
-    clock,
-    backends,
-    intake: new Intake({
-      orders: backends.orders,
-      stock: backends.stock,
-      log: backends.log,
-      clock,
-      newId: randomUUID,
-    }),
-    sync,
     logger: pino({ level: 'silent' }),
-    metrics: new Registry(),
-    ready: async () => {
-      const checks = {
-        log: await backends.log.ping(),
-        sourceOfTruth: await backends.sot.ping().catch(() => false),
-      };
-      return { ready: checks.log, checks };
+    wrapBackends: (opened) => {
+      real = opened;
+      return { ...opened, ...options.override?.(opened), close: () => opened.close() };
     },
-  };
-  const app = await buildApp(ctx, options.app);
+  });
+  await service.start();
+  const app = await buildApp(service.ctx, options.app);
+  if (!real) throw new Error('the service opened no backends');
   return {
-    ctx,
+    ctx: service.ctx,
     app,
     backends: real,
     close: async () => {
       await app.close();
-      await real.close();
+      await service.stop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
-  };
-}
-
-/** Sync commands for tests: the same port calls the scheduler's syncs make, without it. */
-function testSync(backends: Backends, clock: Clock): SyncCommands {
-  let lastSyncAt: string | undefined;
-  const report = (count: number): SyncReport => {
-    const at = new Date(clock.now()).toISOString();
-    lastSyncAt = at;
-    return { count, at };
-  };
-  return {
-    async stock() {
-      const products = await backends.sot.products();
-      await backends.stock.reconcile(products);
-      return report(products.length);
-    },
-    async orders() {
-      const entries = await backends.outbox.take(100);
-      const orders = [];
-      for (const entry of entries) {
-        const order = await backends.orders.get(entry.orderId);
-        if (order) orders.push(order);
-      }
-      await backends.sot.applyOrders(orders);
-      await backends.outbox.done(entries);
-      return report(orders.length);
-    },
-    async putProduct(product) {
-      await backends.sot.putProduct(product);
-      await backends.stock.reconcile([product]);
-    },
-    lastSyncAt: () => lastSyncAt,
   };
 }
 

@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiErrorBody } from '../helpers/api.js';
-import {
-  ApiError,
-  ERROR_CATALOG,
-  RetryableError,
-  type ErrorCode,
-} from '../../src/domain/errors.js';
+import { RetryableError, TerminalError } from '../../src/domain/errors.js';
+import { ERROR_CATALOG, type ErrorCode } from '../../src/http/errors.js';
 import {
   AS,
   connectionRefused,
@@ -33,7 +29,7 @@ describe('operations', () => {
   it('GET /readyz answers 200 {ready:true, checks}', async () => {
     const res = await service.app.inject({ method: 'GET', url: '/readyz' });
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ ready: true, checks: { log: true, sourceOfTruth: true } });
+    expect(res.json()).toMatchObject({ ready: true, checks: { sqlite: true, accepting: true } });
   });
 
   it('GET /metrics answers Prometheus text with the HTTP metrics', async () => {
@@ -131,11 +127,7 @@ describe('readiness when a backend is down', () => {
   let service: TestService;
   beforeAll(async () => {
     service = await startTestService({
-      override: ({ log }) => ({
-        log: Object.assign(Object.create(log) as typeof log, {
-          ping: () => Promise.resolve(false),
-        }),
-      }),
+      override: () => ({ ping: () => Promise.resolve({ sqlite: false }) }),
     });
   });
   afterAll(() => service.close());
@@ -146,7 +138,7 @@ describe('readiness when a backend is down', () => {
     expect(res.headers['retry-after']).toBe('1');
     expect(res.json()).toMatchObject({
       ready: false,
-      checks: { log: false },
+      checks: { sqlite: false },
       error: { code: 'service_unavailable' },
     });
   });
@@ -238,9 +230,9 @@ describe('backend failures', () => {
   });
 
   it.each(Object.keys(ERROR_CATALOG) as ErrorCode[])(
-    'an ApiError %s is answered with its catalog status',
+    'a TerminalError %s is answered with its catalog status',
     async (code) => {
-      failure = new ApiError(code, `because ${code}`, { why: code });
+      failure = new TerminalError(code, `because ${code}`, { details: { why: code } });
       const res = await service.app.inject({
         method: 'GET',
         url: '/v1/products/A123',

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fingerprint, IDEMPOTENCY_TTL_MS } from '../../src/http/idempotency.js';
+import { fingerprint, IDEMPOTENCY_TTL_MS } from '../../src/workflow/idempotent.js';
 import { AS, KEYS, orderBody, startTestService, type TestService, match } from './context.js';
 
 interface Accepted {

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { RetryableError } from '../../domain/errors.js';
 
 export interface PostgresPoolOptions {
   readonly url: string;
@@ -37,7 +38,48 @@ export function createPostgresPool({ url, schema, onError }: PostgresPoolOptions
   });
   // Without a listener an idle connection that the server drops would crash the process.
   pool.on('error', (error) => onError?.(error));
+  const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+  // Every query of the adapters goes through here: a server that is down, restarting or
+  // out of connections becomes a RetryableError; constraint and syntax errors stay as they are.
+  pool.query = ((...args: unknown[]) =>
+    query(...args).catch((error: unknown) => {
+      throw postgresError(error);
+    })) as typeof pool.query;
   return pool;
+}
+
+/** Network errors of the connection itself (pg passes them through from the socket). */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/** pg's own messages for a connection it lost or could not get in time. */
+const LOST_CONNECTION =
+  /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error/;
+
+/**
+ * A PostgreSQL failure that a later try may not have: connection exceptions (class 08),
+ * insufficient resources (53), operator intervention (57P01–57P04: shutdown, crash,
+ * cannot connect now), a lost or refused connection. Anything else is returned as it is.
+ */
+export function postgresError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof RetryableError) return error;
+  const code = (error as { code?: unknown }).code;
+  const transient =
+    (typeof code === 'string' &&
+      (NETWORK_CODES.has(code) || /^(08|53)[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code))) ||
+    LOST_CONNECTION.test(error.message);
+  if (!transient) return error;
+  return new RetryableError('postgres_unavailable', `PostgreSQL: ${error.message}`, 1_000, {
+    cause: error,
+  });
 }
 
 /** Schema names are plain lowercase identifiers: no quoting needed in SQL or in `options`. */
@@ -55,7 +97,9 @@ export async function inTransaction<T>(
   pool: pg.Pool,
   work: (client: pg.PoolClient) => Promise<T>,
 ): Promise<T> {
-  const client = await pool.connect();
+  const client = await pool.connect().catch((error: unknown) => {
+    throw postgresError(error);
+  });
   // A connection lost mid-transaction rejects the pending query; this keeps it from also
   // surfacing as an unhandled 'error' event.
   const ignore = (): void => undefined;
@@ -70,6 +114,6 @@ export async function inTransaction<T>(
   } catch (error) {
     client.removeListener('error', ignore);
     client.release(true);
-    throw error;
+    throw postgresError(error);
   }
 }

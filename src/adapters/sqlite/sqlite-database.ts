@@ -143,11 +143,14 @@ export class SqliteDatabase {
     }
   }
 
-  /** A prepared statement, compiled once per SQL text. */
+  /**
+   * A prepared statement, compiled once per SQL text. A file that cannot be read or written
+   * right now (busy past the timeout, full, failing) throws a `RetryableError`, in reads too.
+   */
   statement<P extends unknown[] = unknown[], R = unknown>(sql: string): SqliteStatement<P, R> {
     let statement = this.statements.get(sql);
     if (!statement) {
-      statement = this.db.prepare<unknown[], unknown>(sql);
+      statement = translated(this.db.prepare<unknown[], unknown>(sql));
       this.statements.set(sql, statement);
     }
     return statement as SqliteStatement<P, R>;
@@ -298,6 +301,24 @@ function storageError(error: unknown): unknown {
   return new RetryableError('sqlite_unavailable', `SQLite: ${error.message}`, undefined, {
     cause: error,
   });
+}
+
+/** The statement, with the driver's transient failures turned into `RetryableError`. */
+function translated(
+  statement: SqliteStatement<unknown[], unknown>,
+): SqliteStatement<unknown[], unknown> {
+  const guard = <T>(call: () => T): T => {
+    try {
+      return call();
+    } catch (error) {
+      throw storageError(error);
+    }
+  };
+  return {
+    run: (...params) => guard(() => statement.run(...params)),
+    get: (...params) => guard(() => statement.get(...params)),
+    all: (...params) => guard(() => statement.all(...params)),
+  };
 }
 
 /** A database handed in is shared (its owner closes it); a path opens one this adapter owns. */

@@ -1,10 +1,6 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
-import { ApiError, RetryableError } from '../../domain/errors.js';
-import { ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
 import type { LogEvent } from '../../ports/event-log.js';
-import type { CatalogProduct } from '../../ports/stock-store.js';
-import type { ServiceContext, SyncReport } from '../../runtime/context.js';
-import { asUnavailable, orUnavailable } from '../errors.js';
+import { orUnavailable } from '../errors.js';
 import {
   AdminProductView,
   DeadLetterIdParams,
@@ -23,25 +19,7 @@ import {
 } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
 
-/** An admin read does not wait longer than this for the source of truth. */
-const SOT_READ_TIMEOUT_MS = 2_000;
-
 const iso = (ms: number): string => new Date(ms).toISOString();
-
-/** The sync's own refusals: another run (in any process) holds the sync lease. */
-const SYNC_CONTENDED: ReadonlySet<string> = new Set(['sync_busy', 'sync_superseded']);
-
-/** A sync run now: 503 + Retry-After, saying whether another run or the SoT is in the way. */
-async function syncNow(run: Promise<SyncReport>): Promise<SyncReport> {
-  try {
-    return await run;
-  } catch (error) {
-    if (error instanceof RetryableError && SYNC_CONTENDED.has(error.code)) {
-      throw new ApiError('service_unavailable', `${error.message}; retry shortly`, undefined, 1);
-    }
-    throw asUnavailable(error, 'the source of truth');
-  }
-}
 
 function eventView(event: LogEvent): DeadLettersView['deadLetters'][number]['event'] {
   return {
@@ -54,56 +32,8 @@ function eventView(event: LogEvent): DeadLettersView['deadLetters'][number]['eve
   };
 }
 
-type SotRead =
-  | { readonly up: true; readonly product: CatalogProduct | undefined }
-  | { readonly up: false; readonly error: unknown };
-
-async function readSot(ctx: ServiceContext, sku: string): Promise<SotRead> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`no answer within ${SOT_READ_TIMEOUT_MS} ms`)),
-      SOT_READ_TIMEOUT_MS,
-    );
-  });
-  try {
-    return { up: true, product: await Promise.race([ctx.backends.sot.product(sku), timeout]) };
-  } catch (error) {
-    return { up: false, error };
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/**
- * `onHand` as the source of truth has it (null while it is unreachable), `available` and
- * `reserved` as the stock cache has them (0 for a product it does not know yet).
- */
-async function adminProduct(ctx: ServiceContext, sku: string): Promise<AdminProductView> {
-  const [sot, items] = await Promise.all([readSot(ctx, sku), ctx.backends.stock.items([sku])]);
-  const cached = items.get(sku);
-  if (!sot.up) {
-    if (!cached) throw asUnavailable(sot.error, 'the source of truth');
-    ctx.logger.warn(
-      { err: sot.error, sku },
-      'source of truth unreachable; answering from the stock cache',
-    );
-  }
-  const product = sot.up ? sot.product : undefined;
-  const known = product ?? cached;
-  if (!known) throw new ApiError('not_found', `no product ${sku}`);
-  return {
-    sku,
-    name: known.name,
-    price: known.price,
-    onHand: product?.onHand ?? null,
-    available: cached?.available ?? 0,
-    reserved: cached?.reserved ?? 0,
-  };
-}
-
 export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, done) => {
-  const { log, orders, outbox, stock } = ctx.backends;
+  const { admin, catalog } = ctx;
   const tags = ['admin'];
 
   app.put(
@@ -122,16 +52,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     async (request) => {
       const { sku } = request.params;
       const { name, price, onHand } = request.body;
-      await orUnavailable(ctx.sync.putProduct({ sku, name, price, onHand }), 'the source of truth');
-      const cached = (await stock.items([sku])).get(sku);
-      return {
-        sku,
-        name,
-        price,
-        onHand,
-        available: cached?.available ?? 0,
-        reserved: cached?.reserved ?? 0,
-      };
+      return orUnavailable(catalog.putProduct({ sku, name, price, onHand }), 'the source of truth');
     },
   );
 
@@ -147,7 +68,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
         response: { 200: AdminProductView, ...ERROR_RESPONSES },
       },
     },
-    (request) => adminProduct(ctx, request.params.sku),
+    (request) => catalog.adminProduct(request.params.sku),
   );
 
   app.get(
@@ -161,7 +82,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
       },
     },
     async () => {
-      const letters = await log.deadLetters(1000);
+      const letters = await admin.deadLetters(1000);
       return {
         deadLetters: letters.map((letter) => ({
           id: letter.id,
@@ -188,8 +109,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     },
     async (request, reply) => {
       const { id } = request.params;
-      const found = await orUnavailable(log.redrive(id), 'the event log');
-      if (!found) throw new ApiError('not_found', `no dead letter ${id}`);
+      await orUnavailable(admin.redrive(id), 'the event log');
       return reply.code(202).send({ id, redriven: true as const });
     },
   );
@@ -205,21 +125,11 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
       },
     },
     async () => {
-      const [counts, consumers, backlog] = await Promise.all([
-        orders.countByStatus(),
-        log.stats(),
-        outbox.size(),
-      ]);
-      const byStatus = {} as Record<OrderStatus, number>;
-      for (const status of ORDER_STATUSES) byStatus[status] = counts[status] ?? 0;
+      const { orders, consumers, sync } = await admin.stats();
       const groups: Record<string, { lag: number; inFlight: number; dlq: number }> = {};
       for (const [group, { lag, inFlight, dlq }] of Object.entries(consumers))
         groups[group] = { lag, inFlight, dlq };
-      return {
-        orders: byStatus,
-        consumers: groups,
-        sync: { backlog, lastSyncAt: ctx.sync.lastSyncAt() ?? null },
-      };
+      return { orders, consumers: groups, sync };
     },
   );
 
@@ -236,8 +146,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     },
     async (request) => {
       const { id } = request.params;
-      const traces = await log.trace(id);
-      if (traces.length === 0) throw new ApiError('not_found', `no event of order ${id}`);
+      const traces = await admin.timeline(id);
       return {
         orderId: id,
         events: traces.map(({ event, outcomes }) => ({
@@ -270,15 +179,12 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     },
     async (request, reply) => {
       const { consumer, fromSeq, fromTime } = request.body;
-      const groups = await log.stats();
-      if (!Object.hasOwn(groups, consumer))
-        throw new ApiError('not_found', `no consumer ${consumer}`);
       if (fromSeq !== undefined) {
-        await orUnavailable(log.replay(consumer, { seq: fromSeq }), 'the event log');
+        await orUnavailable(admin.replay(consumer, { seq: fromSeq }), 'the event log');
         return reply.code(202).send({ consumer, fromSeq });
       }
       const time = typeof fromTime === 'number' ? fromTime : Date.parse(fromTime ?? '');
-      await orUnavailable(log.replay(consumer, { time }), 'the event log');
+      await orUnavailable(admin.replay(consumer, { time }), 'the event log');
       return reply.code(202).send({ consumer, fromTime: iso(time) });
     },
   );
@@ -293,7 +199,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
         response: { 200: SyncReportView, ...ERROR_RESPONSES },
       },
     },
-    () => syncNow(ctx.sync.stock()),
+    () => orUnavailable(admin.syncStock(), 'the source of truth'),
   );
 
   app.post(
@@ -306,7 +212,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
         response: { 200: SyncReportView, ...ERROR_RESPONSES },
       },
     },
-    () => syncNow(ctx.sync.orders()),
+    () => orUnavailable(admin.syncOrders(), 'the source of truth'),
   );
 
   done();

@@ -1,10 +1,9 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
-import { ApiError } from '../../domain/errors.js';
+import { TerminalError } from '../../domain/errors.js';
 import type { Order } from '../../domain/order.js';
 import type { StoredResponse } from '../../ports/idempotency-store.js';
 import { canSee, principalOf, type Principal } from '../auth.js';
 import { orUnavailable } from '../errors.js';
-import { runIdempotent } from '../idempotency.js';
 import {
   CancelAccepted,
   ERROR_RESPONSES,
@@ -21,8 +20,10 @@ export function locationOf(orderId: string): string {
   return `/v1/orders/${encodeURIComponent(orderId)}`;
 }
 
-function acceptedBody(order: Order): OrderAccepted {
-  return { orderId: order.orderId, status: 'PENDING', total: order.total };
+/** The 202 of a placed order, also as stored for replays of its Idempotency-Key. */
+function acceptedAnswer(order: Order): StoredResponse {
+  const body: OrderAccepted = { orderId: order.orderId, status: 'PENDING', total: order.total };
+  return { status: 202, body, headers: { location: locationOf(order.orderId) } };
 }
 
 /** The order as a client sees it: no owner, IP or payment method. */
@@ -48,13 +49,11 @@ export function visibleOrder(
   orderId: string,
 ): Order {
   if (!order || !canSee(principal, order.owner))
-    throw new ApiError('not_found', `no order ${orderId}`);
+    throw new TerminalError('not_found', `no order ${orderId}`);
   return order;
 }
 
 export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metrics }, done) => {
-  const { orders, idempotency } = ctx.backends;
-
   app.post(
     '/v1/orders',
     {
@@ -71,49 +70,15 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
     },
     async (request, reply) => {
       const principal = principalOf(request);
-      const caller = { owner: principal.id, ip: request.ip };
-      const body = request.body;
-      const key = request.headers['idempotency-key'];
-      if (key === undefined) {
-        const order = await orUnavailable(ctx.intake.place(body, caller), 'the order store');
-        metrics.ordersAccepted.inc();
-        return reply
-          .code(202)
-          .header('location', locationOf(order.orderId))
-          .send(acceptedBody(order));
-      }
       const { response, replayed } = await orUnavailable(
-        runIdempotent(
-          idempotency,
-          principal.id,
-          key,
-          body,
-          ctx.intake.newOrderId(),
-          async ({ ref, resume, record, rebind }) => {
-            let stored: StoredResponse | undefined;
-            const order = await ctx.intake.place(body, caller, {
-              orderId: ref,
-              resume,
-              rebind,
-              record: (placed) => {
-                stored = {
-                  status: 202,
-                  body: acceptedBody(placed),
-                  headers: { location: locationOf(placed.orderId) },
-                };
-                return record(stored);
-              },
-            });
-            return (
-              stored ?? {
-                status: 202,
-                body: acceptedBody(order),
-                headers: { location: locationOf(order.orderId) },
-              }
-            );
-          },
-          (error) => request.log.error({ err: error }, 'could not free an idempotency key'),
-        ),
+        ctx.orders.place({
+          input: request.body,
+          caller: { owner: principal.id, ip: request.ip },
+          key: request.headers['idempotency-key'],
+          answer: acceptedAnswer,
+          onKeyNotFreed: (error) =>
+            request.log.error({ err: error }, 'could not free an idempotency key'),
+        }),
         'the order store',
       );
       // Only 202 answers are ever stored (a failed request frees its key instead).
@@ -139,7 +104,7 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
     },
     async (request) => {
       const { id } = request.params;
-      return orderView(visibleOrder(principalOf(request), await orders.get(id), id));
+      return orderView(visibleOrder(principalOf(request), await ctx.orders.get(id), id));
     },
   );
 
@@ -158,9 +123,9 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
     },
     async (request, reply) => {
       const { id } = request.params;
-      const current = visibleOrder(principalOf(request), await orders.get(id), id);
-      const order = await orUnavailable(ctx.intake.cancel(current), 'the order store');
-      if (!order) throw new ApiError('not_found', `no order ${id}`);
+      const current = visibleOrder(principalOf(request), await ctx.orders.get(id), id);
+      const order = await orUnavailable(ctx.orders.cancel(current), 'the order store');
+      if (!order) throw new TerminalError('not_found', `no order ${id}`);
       return reply.code(202).send({ orderId: order.orderId, status: order.status });
     },
   );

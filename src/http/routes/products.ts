@@ -1,11 +1,9 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
-import { ApiError } from '../../domain/errors.js';
+import { TerminalError } from '../../domain/errors.js';
 import { ERROR_RESPONSES, ProductView, SECURED, SkuParams } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
 
 export const productRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, done) => {
-  const { stock } = ctx.backends;
-
   app.get(
     '/v1/products/:sku',
     {
@@ -19,8 +17,8 @@ export const productRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
     },
     async (request) => {
       const { sku } = request.params;
-      const item = (await stock.items([sku])).get(sku);
-      if (!item) throw new ApiError('not_found', `no product ${sku}`);
+      const item = await ctx.catalog.product(sku);
+      if (!item) throw new TerminalError('not_found', `no product ${sku}`);
       return { sku: item.sku, name: item.name, price: item.price, available: item.available };
     },
   );

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ApiError, TerminalError } from '../../domain/errors.js';
+import { TerminalError } from '../../domain/errors.js';
 import type { PaymentOutcome, PaymentWebhooks } from '../../ports/payment-gateway.js';
 import { orUnavailable } from '../errors.js';
 import { ERROR_RESPONSES } from '../schemas.js';
@@ -57,7 +57,7 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
         hookDone(
           ctx.webhooks
             ? undefined
-            : new ApiError('not_found', 'no payment provider with webhooks is configured'),
+            : new TerminalError('not_found', 'no payment provider with webhooks is configured'),
         );
       },
       schema: {
@@ -81,10 +81,10 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
     async (request) => {
       const webhooks = ctx.webhooks;
       if (!webhooks)
-        throw new ApiError('not_found', 'no payment provider with webhooks is configured');
+        throw new TerminalError('not_found', 'no payment provider with webhooks is configured');
       const outcome = verified(webhooks, request.body, request.headers['stripe-signature']);
       if (!outcome) return { received: true as const, ignored: true as const };
-      await orUnavailable(ctx.intake.confirmPayment(outcome), 'the event log');
+      await orUnavailable(ctx.orders.confirmPayment(outcome), 'the event log');
       request.log.info(
         {
           orderId: outcome.orderId,
@@ -111,11 +111,10 @@ function verified(
     return webhooks.verify(payload, signature);
   } catch (error) {
     if (!(error instanceof TerminalError)) throw error;
-    const invalid = new ApiError(
+    throw new TerminalError(
       error.code === 'invalid_signature' ? 'invalid_signature' : 'validation_error',
       error.message,
+      { cause: error },
     );
-    invalid.cause = error;
-    throw invalid;
   }
 }

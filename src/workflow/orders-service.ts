@@ -1,0 +1,80 @@
+import type { Order } from '../domain/order.js';
+import type { IdempotencyStore, StoredResponse } from '../ports/idempotency-store.js';
+import type { OrderStore } from '../ports/order-store.js';
+import type { PaymentOutcome } from '../ports/payment-gateway.js';
+import { runIdempotent, type IdempotentResult } from './idempotent.js';
+import type { Caller, Intake, PlaceOrderInput } from './intake.js';
+
+export interface OrdersServiceDeps {
+  readonly orders: OrderStore;
+  readonly idempotency: IdempotencyStore;
+  readonly intake: Intake;
+}
+
+export interface PlaceRequest {
+  readonly input: PlaceOrderInput;
+  readonly caller: Caller;
+  /** The request's `Idempotency-Key`: placed at most once per caller and key. */
+  readonly key?: string;
+  /** The answer a replay of the keyed request gets, rendered by the caller (the API). */
+  readonly answer: (order: Order) => StoredResponse;
+  /** A key that could not be freed or marked after a failure (it lapses by itself). */
+  readonly onKeyNotFreed?: (error: unknown) => void;
+}
+
+/**
+ * The orders use cases the API offers: placing (idempotent per key), reading, watching,
+ * cancelling, and recording the provider's word on a payment. The API renders answers;
+ * what they mean and what they write is decided here.
+ */
+export class OrdersService {
+  constructor(private readonly deps: OrdersServiceDeps) {}
+
+  /** Places the order; a keyed request runs once per (caller, key) and replays its answer. */
+  async place(request: PlaceRequest): Promise<IdempotentResult> {
+    const { intake, idempotency } = this.deps;
+    const { input, caller, key, answer } = request;
+    if (key === undefined) {
+      return { response: answer(await intake.place(input, caller)), replayed: false };
+    }
+    return runIdempotent(
+      idempotency,
+      caller.owner,
+      key,
+      input,
+      intake.newOrderId(),
+      async ({ ref, resume, record, rebind }) => {
+        let stored: StoredResponse | undefined;
+        const order = await intake.place(input, caller, {
+          orderId: ref,
+          resume,
+          rebind,
+          record: (placed) => {
+            stored = answer(placed);
+            return record(stored);
+          },
+        });
+        return stored ?? answer(order);
+      },
+      request.onKeyNotFreed ?? (() => undefined),
+    );
+  }
+
+  get(orderId: string): Promise<Order | undefined> {
+    return this.deps.orders.get(orderId);
+  }
+
+  /** Tells `listener` of every change of the order (this process's and others'); returns the stop. */
+  watch(orderId: string, listener: (order: Order) => void): () => void {
+    return this.deps.orders.watch(orderId, listener);
+  }
+
+  /** See `Intake.cancel`: `current` is the order as the caller read it. */
+  cancel(current: Order): Promise<Order | undefined> {
+    return this.deps.intake.cancel(current);
+  }
+
+  confirmPayment(outcome: PaymentOutcome): Promise<void> {
+    return this.deps.intake.confirmPayment(outcome);
+  }
+}
