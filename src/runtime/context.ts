@@ -6,7 +6,6 @@ import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import type { DeclineCounter } from '../ports/decline-counter.js';
 import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
-import type { PaymentWebhooks } from '../ports/payment-gateway.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
@@ -57,8 +56,6 @@ export interface ServiceContext {
   readonly admin: AdminService;
   readonly logger: Logger;
   readonly metrics: Registry;
-  /** The payment provider's webhooks, when it has them (`POST /v1/webhooks/stripe`). */
-  readonly webhooks: PaymentWebhooks | undefined;
   /** Backends reachable and the process accepting work. */
   ready(): Promise<ReadyReport>;
 }

@@ -109,7 +109,7 @@ export class Service {
     this.ctx = {
       config,
       clock,
-      orders: new OrdersService({ ...backends, intake }),
+      orders: new OrdersService({ ...backends, intake, webhooks: payments.webhooks }),
       catalog: new CatalogService({
         ...backends,
         sync,
@@ -122,7 +122,6 @@ export class Service {
       admin: new AdminService({ ...backends, sync, clock }),
       logger,
       metrics: metrics.registry,
-      webhooks: payments.webhooks,
       ready: async () => {
         const [engines, warnings] = await Promise.all([
           backends.ping().catch(() => ({ engines: false })),

@@ -1,7 +1,8 @@
 import type { Order } from '../domain/order.js';
 import type { IdempotencyStore, StoredResponse } from '../ports/idempotency-store.js';
 import type { OrderStore } from '../ports/order-store.js';
-import type { PaymentOutcome } from '../ports/payment-gateway.js';
+import { TerminalError } from '../domain/errors.js';
+import type { PaymentOutcome, PaymentWebhooks } from '../ports/payment-gateway.js';
 import { runIdempotent, type IdempotentResult } from './idempotent.js';
 import type { Caller, Intake, PlaceOrderInput } from './intake.js';
 
@@ -9,6 +10,8 @@ export interface OrdersServiceDeps {
   readonly orders: OrderStore;
   readonly idempotency: IdempotencyStore;
   readonly intake: Intake;
+  /** The payment provider's webhooks, when it has them. */
+  readonly webhooks?: PaymentWebhooks | undefined;
 }
 
 export interface PlaceRequest {
@@ -76,5 +79,35 @@ export class OrdersService {
 
   confirmPayment(outcome: PaymentOutcome): Promise<void> {
     return this.deps.intake.confirmPayment(outcome);
+  }
+
+  /** Whether a payment provider with webhooks is configured. */
+  get acceptsWebhooks(): boolean {
+    return this.deps.webhooks !== undefined;
+  }
+
+  /**
+   * The provider's signed word on a payment (its raw body and signature header): verified,
+   * then recorded once however often it is delivered. Undefined for an event that says
+   * nothing about a payment. `not_found` without webhooks; `invalid_signature` when the
+   * signature does not verify; `validation_error` for a payment event without its amount.
+   */
+  async recordWebhook(payload: Buffer, signature: string): Promise<PaymentOutcome | undefined> {
+    const { webhooks } = this.deps;
+    if (!webhooks)
+      throw new TerminalError('not_found', 'no payment provider with webhooks is configured');
+    let outcome: PaymentOutcome | undefined;
+    try {
+      outcome = webhooks.verify(payload, signature);
+    } catch (error) {
+      if (!(error instanceof TerminalError)) throw error;
+      throw new TerminalError(
+        error.code === 'invalid_signature' ? 'invalid_signature' : 'validation_error',
+        error.message,
+        { cause: error },
+      );
+    }
+    if (outcome) await this.confirmPayment(outcome);
+    return outcome;
   }
 }

@@ -9,9 +9,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiErrorBody } from '../helpers/api.js';
 import { SimulatedPayments } from '../../src/adapters/payments/simulated-payments.js';
-import { StripePayments } from '../../src/adapters/payments/stripe-payments.js';
-import { buildApp } from '../../src/http/app.js';
-import type { PaymentWebhooks } from '../../src/ports/payment-gateway.js';
+import type { buildApp } from '../../src/http/app.js';
 import { chargeKey, OrderSaga } from '../../src/workflow/saga.js';
 import { AS, connectionRefused, orderBody, startTestService, type TestService } from './context.js';
 
@@ -25,13 +23,12 @@ type ErrorReply = ApiErrorBody;
  * The Stripe adapter's verifier (the SDK's `webhooks.constructEvent`). `verify` makes no
  * request, so the API URL points nowhere.
  */
-function newWebhooks(secret: string): PaymentWebhooks {
-  return new StripePayments({
-    url: 'http://127.0.0.1:9',
-    apiKey: 'sk_test_webhooks',
-    webhookSecret: secret,
-  });
-}
+/** A Stripe-compatible provider with webhooks, configured as a shop would (never called here). */
+const WEBHOOKS_ENV = {
+  ORDERFLOW_PAYMENTS_URL: 'http://127.0.0.1:9',
+  ORDERFLOW_PAYMENTS_KEY: 'sk_test_webhooks',
+  ORDERFLOW_PAYMENTS_WEBHOOK_SECRET: SECRET,
+};
 
 let eventSeq = 0;
 
@@ -146,8 +143,8 @@ describe('POST /v1/webhooks/stripe', () => {
   }
 
   beforeAll(async () => {
-    service = await startTestService();
-    app = await buildApp({ ...service.ctx, webhooks: newWebhooks(SECRET) });
+    service = await startTestService({ env: WEBHOOKS_ENV });
+    app = service.app;
     saga = new OrderSaga({
       ...service.backends,
       payments,
@@ -156,10 +153,7 @@ describe('POST /v1/webhooks/stripe', () => {
       paymentGiveUpMs: 60 * 60_000,
     });
   });
-  afterAll(async () => {
-    await app.close();
-    await service.close();
-  });
+  afterAll(() => service.close());
 
   it('takes an order left at PAID by a crash on to COMPLETED when its confirmation comes again', async () => {
     const before = await widget();
@@ -441,18 +435,16 @@ describe('POST /v1/webhooks/stripe with a backend down', () => {
   let app: Awaited<ReturnType<typeof buildApp>>;
   beforeAll(async () => {
     service = await startTestService({
+      env: WEBHOOKS_ENV,
       override: (real) => ({
         log: Object.assign(Object.create(real.log) as typeof real.log, {
           append: () => Promise.reject(connectionRefused()),
         }),
       }),
     });
-    app = await buildApp({ ...service.ctx, webhooks: newWebhooks(SECRET) });
+    app = service.app;
   });
-  afterAll(async () => {
-    await app.close();
-    await service.close();
-  });
+  afterAll(() => service.close());
 
   it('answers 503 with Retry-After, so that the provider delivers it again', async () => {
     const payload = intentEvent('payment_intent.succeeded', { id: 'pi_down', orderId: 'o-down' });
@@ -472,13 +464,10 @@ describe('POST /v1/webhooks/stripe rate limit', () => {
   let service: TestService;
   let app: Awaited<ReturnType<typeof buildApp>>;
   beforeAll(async () => {
-    service = await startTestService({ env: { ORDERFLOW_RATE_LIMIT: '1' } });
-    app = await buildApp({ ...service.ctx, webhooks: newWebhooks(SECRET) });
+    service = await startTestService({ env: { ...WEBHOOKS_ENV, ORDERFLOW_RATE_LIMIT: '1' } });
+    app = service.app;
   });
-  afterAll(async () => {
-    await app.close();
-    await service.close();
-  });
+  afterAll(() => service.close());
 
   it('is limited per IP like every other route (burst 2× the rate)', async () => {
     const payload = intentEvent('customer.created', { id: 'pi_rl' });

@@ -1,7 +1,6 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { TerminalError } from '../../domain/errors.js';
-import type { PaymentOutcome, PaymentWebhooks } from '../../ports/payment-gateway.js';
 import { orUnavailable } from '../errors.js';
 import { ERROR_RESPONSES } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
@@ -55,7 +54,7 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
       // Answered before the body is read when no provider with webhooks is configured.
       onRequest: (_request, _reply, hookDone) => {
         hookDone(
-          ctx.webhooks
+          ctx.orders.acceptsWebhooks
             ? undefined
             : new TerminalError('not_found', 'no payment provider with webhooks is configured'),
         );
@@ -79,12 +78,11 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
       },
     },
     async (request) => {
-      const webhooks = ctx.webhooks;
-      if (!webhooks)
-        throw new TerminalError('not_found', 'no payment provider with webhooks is configured');
-      const outcome = verified(webhooks, request.body, request.headers['stripe-signature']);
+      const outcome = await orUnavailable(
+        ctx.orders.recordWebhook(request.body, request.headers['stripe-signature']),
+        'the event log',
+      );
       if (!outcome) return { received: true as const, ignored: true as const };
-      await orUnavailable(ctx.orders.confirmPayment(outcome), 'the event log');
       request.log.info(
         {
           orderId: outcome.orderId,
@@ -100,21 +98,3 @@ export const webhookRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
 
   done();
 };
-
-/** The verified outcome; a signature that does not verify is the client's fault (400). */
-function verified(
-  webhooks: PaymentWebhooks,
-  payload: Buffer,
-  signature: string,
-): PaymentOutcome | undefined {
-  try {
-    return webhooks.verify(payload, signature);
-  } catch (error) {
-    if (!(error instanceof TerminalError)) throw error;
-    throw new TerminalError(
-      error.code === 'invalid_signature' ? 'invalid_signature' : 'validation_error',
-      error.message,
-      { cause: error },
-    );
-  }
-}
