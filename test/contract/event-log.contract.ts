@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Delivery, EventLog, NewEvent, Subscription } from '../../src/ports/event-log.js';
 import { ManualClock, type Fixture, type FixtureFactory } from './fixture.js';
-import { Collector, eventually, sleep } from './support.js';
+import { appendSentinel, Collector, eventually, sentinelEvent } from './support.js';
 
 function event(n: number, type = 'T', key = 'k1'): NewEvent {
   return { id: `e${n}`, type, key, data: { n } };
@@ -69,7 +69,10 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       const log = open();
       const collector = new Collector();
       consume(log, 'g', collector);
-      await sleep(50);
+      // Consuming and caught up on an empty log: only a wake can bring it what comes next.
+      await eventually(async () =>
+        expect((await log.stats()).g).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
+      );
       await log.append([event(1)]);
       await collector.waitFor(1, 500);
       await log.append([event(2)]);
@@ -84,8 +87,8 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       const collector = new Collector();
       consume(log, 'g', collector);
       await collector.waitFor(2);
-      await sleep(50);
-      expect(collector.ids).toEqual(['e1', 'e2']);
+      const sentinel = await appendSentinel(log, [collector]);
+      expect(collector.ids).toEqual(['e1', 'e2', sentinel]);
       expect((await log.trace('k1')).map((t) => t.event.id)).toEqual(['e1', 'e2']);
     });
 
@@ -118,9 +121,10 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       consume(reopened, 'a', againA);
       consume(reopened, 'b', againB);
       await againB.waitFor(3);
-      await sleep(100);
-      expect(againA.deliveries).toHaveLength(0);
-      expect(againB.ids).toEqual(['e1', 'e2', 'e3']);
+      // Group a acked all three before the restart: after it, it is handed the sentinel only.
+      const sentinel = await appendSentinel(reopened, [againA, againB]);
+      expect(againA.ids).toEqual([sentinel]);
+      expect(againB.ids).toEqual(['e1', 'e2', 'e3', sentinel]);
     });
 
     it('redelivers what was not acked after a restart (at least once)', async () => {
@@ -145,12 +149,18 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       const collector = new Collector(hold);
       consume(log, 'g', collector, ['T'], 3);
       await collector.waitFor(3);
-      await sleep(50);
-      expect(collector.deliveries).toHaveLength(3);
+      // The log's own account: three handed out, the other seven held back.
+      await eventually(async () =>
+        expect((await log.stats()).g).toEqual({ lag: 7, inFlight: 3, dlq: 0 }),
+      );
+      expect(collector.ids).toEqual(['e1', 'e2', 'e3']);
       collector.deliveries[0]?.ack();
       await collector.waitFor(4);
-      await sleep(50);
-      expect(collector.deliveries).toHaveLength(4);
+      // One ended, one more handed out: three outstanding again, six held back.
+      await eventually(async () =>
+        expect((await log.stats()).g).toEqual({ lag: 6, inFlight: 3, dlq: 0 }),
+      );
+      expect(collector.ids).toEqual(['e1', 'e2', 'e3', 'e4']);
     });
 
     it('delivers only the types of the group', async () => {
@@ -162,9 +172,13 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       consume(log, 'b', onlyB, ['B']);
       await onlyA.waitFor(2);
       await onlyB.waitFor(1);
-      await sleep(50);
-      expect(onlyA.ids).toEqual(['e1', 'e3']);
-      expect(onlyB.ids).toEqual(['e2']);
+      const sentinels = [sentinelEvent('A'), sentinelEvent('B')];
+      await log.append(sentinels);
+      const [sentinelA, sentinelB] = sentinels.map((sentinel) => sentinel.id) as [string, string];
+      await onlyA.waitForId(sentinelA);
+      await onlyB.waitForId(sentinelB);
+      expect(onlyA.ids).toEqual(['e1', 'e3', sentinelA]);
+      expect(onlyB.ids).toEqual(['e2', sentinelB]);
     });
 
     it('ends a delivery once: a later nak or term is ignored', async () => {
@@ -177,26 +191,39 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       });
       consume(log, 'g', collector);
       await collector.waitFor(1);
-      await sleep(100);
-      expect(collector.deliveries).toHaveLength(1);
+      // Caught up past a sentinel with nothing outstanding: the ack is e1's final outcome.
+      const sentinel = await appendSentinel(log, [collector]);
+      await eventually(async () =>
+        expect((await log.stats()).g).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
+      );
+      expect(collector.ids).toEqual(['e1', sentinel]);
+      const [first] = await log.trace('k1');
+      expect(first?.outcomes.g).toEqual({ state: 'acked', attempts: 1 });
       expect(await log.deadLetters(10)).toEqual([]);
     });
 
     it('redelivers a nakked event after its delay with the next attempt', async () => {
       const log = open();
       await log.append([event(1)]);
-      const collector = new Collector((d) => (d.attempt === 1 ? d.nak(300, 'boom') : d.ack()));
+      const delayMs = 300;
+      const handedAt: number[] = [];
+      const collector = new Collector((d) => {
+        handedAt.push(Date.now());
+        if (d.attempt === 1) d.nak(delayMs, 'boom');
+        else d.ack();
+      });
       consume(log, 'g', collector);
       await collector.waitFor(1);
       await eventually(async () => {
         const [trace] = await log.trace('k1');
         expect(trace?.outcomes.g).toEqual({ state: 'retrying', attempts: 1, lastError: 'boom' });
       });
-      await sleep(100);
-      expect(collector.deliveries).toHaveLength(1);
       await collector.waitFor(2);
       expect(collector.deliveries[1]?.attempt).toBe(2);
       expect(collector.deliveries[1]?.event.id).toBe('e1');
+      // Not before its delay (a timer may fire a few ms early by the wall clock).
+      const [nakked = 0, redelivered = 0] = handedAt;
+      expect(redelivered - nakked).toBeGreaterThanOrEqual(delayMs - 10);
       await eventually(async () => {
         const [trace] = await log.trace('k1');
         expect(trace?.outcomes.g).toMatchObject({ state: 'acked', attempts: 2 });
@@ -222,7 +249,7 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       const log = open();
       await log.append([event(1), event(2)]);
       const collector = new Collector((d) => {
-        if (d.event.id === 'e2') d.ack();
+        if (d.event.id !== 'e1') d.ack();
         else if (d.attempt === 1) d.nak(0, 'first try failed');
         else d.term('gave up');
       });
@@ -240,9 +267,13 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
         at: clock.now(),
       });
       expect(letters[0]?.event).toMatchObject({ id: 'e1', type: 'T', key: 'k1', data: { n: 1 } });
-      await sleep(100);
-      expect(collector.deliveries).toHaveLength(3);
-      expect((await log.stats()).g).toMatchObject({ dlq: 1, inFlight: 0 });
+      // A termed event is not handed out again: the group moves on past a sentinel without it.
+      const sentinel = await appendSentinel(log, [collector]);
+      await eventually(async () =>
+        expect((await log.stats()).g).toEqual({ lag: 0, inFlight: 0, dlq: 1 }),
+      );
+      expect(collector.deliveries).toHaveLength(4);
+      expect(collector.ids.at(-1)).toBe(sentinel);
       const [first] = await log.trace('k1');
       expect(first?.outcomes.g).toEqual({ state: 'dead', attempts: 2, lastError: 'gave up' });
     });
@@ -250,7 +281,9 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
     it('redrives a dead letter once, to its own group only', async () => {
       const log = open();
       await log.append([event(1)]);
-      const failing = new Collector((d) => (d.attempt === 1 ? d.term('broken') : d.ack()));
+      const failing = new Collector((d) =>
+        d.event.id === 'e1' && d.attempt === 1 ? d.term('broken') : d.ack(),
+      );
       const other = new Collector();
       consume(log, 'a', failing);
       consume(log, 'b', other);
@@ -266,9 +299,10 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       await failing.waitFor(2);
       expect(failing.deliveries[1]?.event.id).toBe('e1');
       expect(failing.deliveries[1]?.attempt).toBe(2);
-      await sleep(100);
-      expect(failing.deliveries).toHaveLength(2);
-      expect(other.deliveries).toHaveLength(1);
+      // Once, and to group a only: both groups are handed the sentinel next.
+      const sentinel = await appendSentinel(log, [failing, other]);
+      expect(failing.ids).toEqual(['e1', 'e1', sentinel]);
+      expect(other.ids).toEqual(['e1', sentinel]);
       expect(await log.deadLetters(10)).toEqual([]);
       expect(await log.redrive(letter?.id ?? '')).toBe(false);
       await eventually(async () => {
@@ -290,9 +324,9 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       const third = a.deliveries[2]?.event.seq ?? 0;
       await log.replay('a', { seq: third });
       await a.waitFor(8);
-      await sleep(100);
-      expect(a.ids.slice(5)).toEqual(['e3', 'e4', 'e5']);
-      expect(b.deliveries).toHaveLength(5);
+      const sentinel = await appendSentinel(log, [a, b]);
+      expect(a.ids.slice(5)).toEqual(['e3', 'e4', 'e5', sentinel]);
+      expect(b.ids).toEqual(['e1', 'e2', 'e3', 'e4', 'e5', sentinel]);
     });
 
     it('replays one group from a time', async () => {
@@ -309,9 +343,9 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       await b.waitFor(4);
       await log.replay('a', { time: start + 60_000 });
       await a.waitFor(6);
-      await sleep(100);
-      expect(a.ids.slice(4)).toEqual(['e3', 'e4']);
-      expect(b.deliveries).toHaveLength(4);
+      const sentinel = await appendSentinel(log, [a, b]);
+      expect(a.ids.slice(4)).toEqual(['e3', 'e4', sentinel]);
+      expect(b.ids).toEqual(['e1', 'e2', 'e3', 'e4', sentinel]);
     });
 
     it('keeps a replay of a stopped group across a restart', async () => {
@@ -395,18 +429,25 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       await log.append(events(1, 3));
       const collector = new Collector(hold);
       const subscription = consume(log, 'g', collector, ['T'], 1);
+      // The sentinel for stop: a subscription with nothing to deliver, stopped alongside.
+      const idle = consume(log, 'idle', new Collector(), ['none'], 1);
       await collector.waitFor(1);
       let stopped = false;
       const stopping = subscription.stop().then(() => {
         stopped = true;
       });
-      await sleep(50);
+      // Once the idle one's stop resolved, all a stop does short of waiting has been done.
+      await idle.stop();
       expect(stopped).toBe(false);
       (collector.deliveries[0] as Delivery).ack();
       await stopping;
       await log.append([event(4)]);
-      await sleep(100);
-      expect(collector.deliveries).toHaveLength(1);
+      // The group's next subscriber is handed what the stopped one was not, the new event last.
+      const next = new Collector();
+      consume(log, 'g', next, ['T'], 1);
+      await next.waitForId('e4');
+      expect(next.ids).toEqual(['e2', 'e3', 'e4']);
+      expect(collector.ids).toEqual(['e1']);
     });
 
     it('answers ping while open', async () => {

@@ -15,7 +15,7 @@ import {
 import { ENGINES, enginesUp, randomNamespace } from '../helpers/engines.js';
 import { describeEventLogContract } from './event-log.contract.js';
 import { ManualClock } from './fixture.js';
-import { Collector, eventually, sleep } from './support.js';
+import { appendSentinel, Collector, eventually, sentinelEvent, sleep } from './support.js';
 
 const up = await enginesUp('nats');
 
@@ -91,9 +91,10 @@ describe.skipIf(!up)('NATS JetStream', () => {
       const collector = new Collector();
       a.consume({ group: 'g', types: ['T'], maxInFlight: 50 }, collector.deliver);
       await collector.waitFor(30);
-      await sleep(200);
-      expect(collector.deliveries).toHaveLength(30);
-      expect(new Set(collector.ids).size).toBe(30);
+      const sentinel = await appendSentinel(b, [collector]);
+      expect(collector.deliveries).toHaveLength(31);
+      expect(new Set(collector.ids).size).toBe(31);
+      expect(collector.ids.at(-1)).toBe(sentinel);
       expect((await b.trace('k3')).map((t) => t.event.id)).toEqual(['e3', 'e10', 'e17', 'e24']);
     });
 
@@ -109,21 +110,25 @@ describe.skipIf(!up)('NATS JetStream', () => {
       const spec = { group: 'g', types: ['T'], maxInFlight: 8 };
       a.consume(spec, byA.deliver);
       b.consume(spec, byB.deliver);
+      // Both instances attach before the load, so that both take a share of it.
       await sleep(200);
       await a.append(range(1, 200));
       await eventually(
         () => expect(byA.deliveries.length + byB.deliveries.length).toBe(200),
         15_000,
       );
-      await sleep(300);
-      const ids = [...byA.ids, ...byB.ids];
-      expect(ids).toHaveLength(200);
-      expect(new Set(ids).size).toBe(200);
-      expect(handled.get('a')).toBeGreaterThan(0);
-      expect(handled.get('b')).toBeGreaterThan(0);
+      // Past a sentinel, every delivery acked: no event was handed out a second time.
+      const sentinel = sentinelEvent();
+      await a.append([sentinel]);
+      await eventually(() => expect([...byA.ids, ...byB.ids]).toContain(sentinel.id));
       await eventually(async () =>
         expect((await a.stats()).g).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
       );
+      const ids = [...byA.ids, ...byB.ids];
+      expect(ids).toHaveLength(201);
+      expect(new Set(ids).size).toBe(201);
+      expect(handled.get('a')).toBeGreaterThan(0);
+      expect(handled.get('b')).toBeGreaterThan(0);
     });
 
     it('dead-letters a copy with the original data and headers, attempts and last error', async () => {
@@ -188,8 +193,8 @@ describe.skipIf(!up)('NATS JetStream', () => {
       const types = ['OrderStatusChanged.COMPLETED', 'OrderStatusChanged.REFUNDED'];
       log.consume({ group: 'mail', types, maxInFlight: 10 }, collector.deliver);
       await collector.waitFor(2);
-      await sleep(100);
-      expect(collector.ids).toEqual(['e2', 'e4']);
+      const sentinel = await appendSentinel(log, [collector], 'OrderStatusChanged.REFUNDED');
+      expect(collector.ids).toEqual(['e2', 'e4', sentinel]);
       await eventually(async () =>
         expect((await log.stats()).mail).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
       );

@@ -3,21 +3,28 @@ import type { Order } from '../../src/domain/order.js';
 import type { LogEvent, NewEvent } from '../../src/ports/event-log.js';
 import type { OrdersAndLog } from '../helpers/backends.js';
 import { ManualClock, type Fixture, type FixtureFactory } from './fixture.js';
-import { makeOrder } from './support.js';
+import { makeOrder, sentinelEvent, until } from './support.js';
 
 const AT = '2030-01-01T12:00:05.000Z';
 
 const event = (id: string, key: string): NewEvent => ({ id, type: 'Test', key, data: { id } });
 
+/**
+ * Every event of type `Test` in the log, read by a new group up to a sentinel appended
+ * after what the test did: the log delivers in append order, so once the sentinel is in,
+ * whatever the store emitted is in too (and whatever is missing was never emitted).
+ */
 async function readAll(log: OrdersAndLog['log'], group: string): Promise<LogEvent[]> {
+  const sentinel = sentinelEvent('Test');
+  await log.append([sentinel]);
   const seen: LogEvent[] = [];
   const subscription = log.consume({ group, types: ['Test'], maxInFlight: 100 }, (delivery) => {
     seen.push(delivery.event);
     delivery.ack();
   });
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await until(() => seen.some((event) => event.id === sentinel.id), `the sentinel ${sentinel.id}`);
   await subscription.stop();
-  return seen;
+  return seen.filter((event) => event.id !== sentinel.id);
 }
 
 /** An order store's writes emit their events: with the change, and never without it. */

@@ -73,9 +73,16 @@ describe.skipIf(!up)('redis', () => {
       expect(seen.at(-1)?.history).toHaveLength(2);
       const count = seen.length;
       unsubscribe();
+      // The sentinel: another order the reader watches, changed by the writer last. Its
+      // change reaches the reader after the ones before it (one channel, one connection).
+      const sentinel = makeOrder();
+      await writer.create(sentinel);
+      const sentinelSeen: string[] = [];
+      reader.watch(sentinel.orderId, (changed) => sentinelSeen.push(changed.status));
       await writer.transition(order.orderId, 'RESERVED', 'CANCELLED', AT);
       await reader.transition(order.orderId, 'CANCELLED', 'REFUNDED', AT);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await writer.transition(sentinel.orderId, 'PENDING', 'RESERVED', AT);
+      await eventually(() => expect(sentinelSeen).toContain('RESERVED'));
       expect(seen).toHaveLength(count);
     });
 

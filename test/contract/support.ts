@@ -1,4 +1,4 @@
-import type { Delivery } from '../../src/ports/event-log.js';
+import type { Delivery, EventLog, NewEvent } from '../../src/ports/event-log.js';
 import type { Order } from '../../src/domain/order.js';
 import { newOrder } from '../../src/domain/order.js';
 import type { OrderStatus } from '../../src/domain/status.js';
@@ -45,6 +45,42 @@ export class Collector {
     );
     return this.deliveries;
   }
+
+  /** Resolves once the event `id` has been delivered. */
+  async waitForId(id: string, timeoutMs = 5_000): Promise<Delivery[]> {
+    await until(
+      () => this.deliveries.some((delivery) => delivery.event.id === id),
+      `a delivery of ${id} (have ${this.ids.join(', ') || 'none'})`,
+      timeoutMs,
+    );
+    return this.deliveries;
+  }
+}
+
+let sentinels = 0;
+
+/** A sentinel event of `type`: a fresh id, on a key of its own (`sentinel`). */
+export function sentinelEvent(type = 'T'): NewEvent {
+  sentinels += 1;
+  return { id: `sentinel-${process.pid}-${sentinels}`, type, key: 'sentinel', data: {} };
+}
+
+/**
+ * Appends a sentinel after everything the test did and waits until each collector has it.
+ * A log delivers in append order, so whatever it would hand those groups before the
+ * sentinel it has handed by then: "nothing else was delivered" is checked against the
+ * sentinel instead of after a sleep. Answers the sentinel's id.
+ */
+export async function appendSentinel(
+  log: EventLog,
+  collectors: readonly Collector[],
+  type = 'T',
+  timeoutMs = 5_000,
+): Promise<string> {
+  const sentinel = sentinelEvent(type);
+  await log.append([sentinel]);
+  for (const collector of collectors) await collector.waitForId(sentinel.id, timeoutMs);
+  return sentinel.id;
 }
 
 let counter = 0;

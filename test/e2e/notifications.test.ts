@@ -9,10 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECLINED, orderBody, TERMINAL_STATUSES, type OrderInput } from '../helpers/api.js';
 import { startService, stopAllServices, type Service } from '../helpers/service.js';
 import { parseMail, startSmtp, type ReceivedMail, type SmtpSink } from '../helpers/smtp.js';
-import { sleep, waitFor } from '../helpers/wait.js';
-
-/** How long "no further email" is watched for after a replay or restart. */
-const QUIET_MS = 3000;
+import { waitFor } from '../helpers/wait.js';
 
 let smtp: SmtpSink | undefined;
 
@@ -74,16 +71,45 @@ async function placeOnePerTerminalStatus(svc: Service): Promise<Expected[]> {
   return expected;
 }
 
-/** Replays the notifications group from the start and waits until it has caught up again. */
-async function replayNotifications(svc: Service): Promise<void> {
+/**
+ * The sentinel for "nothing more was sent": one more order, placed after the step under
+ * test, whose email is expected too. The log hands the notifications group its events in
+ * append order, so once the sentinel's email is in and the group has caught up (no lag,
+ * nothing in flight), every event before it has been handled: whatever email those would
+ * send has been sent.
+ */
+async function sentinelOrder(
+  svc: Service,
+  mails: () => readonly ReceivedMail[],
+  expected: Expected[],
+): Promise<void> {
+  const body = orderBody({ sku: 'A123' });
+  const { orderId } = await svc.placeAccepted(body);
+  expect((await svc.waitForTerminal(orderId)).status).toBe('COMPLETED');
+  expected.push({ orderId, status: 'COMPLETED', email: body.email });
+  await waitFor(() => (mails().some((mail) => mail.subject.includes(orderId)) ? true : undefined), {
+    timeoutMs: 30_000,
+    what: `the email of the sentinel order ${orderId}`,
+    describe: () => `${mails().length} emails there`,
+  });
+  await svc.waitForConsumerIdle('notifications', 30_000, 0);
+}
+
+/** Replays the notifications group from the start and waits until it is past a sentinel. */
+async function replayNotifications(
+  svc: Service,
+  mails: () => readonly ReceivedMail[],
+  expected: Expected[],
+): Promise<void> {
   await svc.replay('notifications', 1);
-  await svc.waitForConsumerIdle('notifications', 30_000, QUIET_MS);
+  await sentinelOrder(svc, mails, expected);
 }
 
 describe('notifications through SMTP', () => {
   let svc: Service;
   let expected: Expected[] = [];
   const ids = (): string[] => expected.map((e) => e.orderId);
+  const mails = (): ReceivedMail[] => (smtp as SmtpSink).messages();
 
   beforeAll(async () => {
     smtp = await startSmtp();
@@ -98,29 +124,28 @@ describe('notifications through SMTP', () => {
 
   it('sends exactly one email per order per terminal status, to the order email', async () => {
     expected = await placeOnePerTerminalStatus(svc);
-    const sink = smtp as SmtpSink;
-    await sink.waitFor(expected.length, 30_000);
-    await sleep(QUIET_MS);
-    expect(summarize(sink.messages(), ids())).toEqual(expectedLines(expected));
-    for (const mail of sink.messages()) expect(mail.from).toContain('orders@shop.example');
+    await (smtp as SmtpSink).waitFor(expected.length, 30_000);
+    await sentinelOrder(svc, mails, expected);
+    expect(summarize(mails(), ids())).toEqual(expectedLines(expected));
+    for (const mail of mails()) expect(mail.from).toContain('orders@shop.example');
   });
 
   it('a replay of the notifications group sends nothing again', async () => {
-    await replayNotifications(svc);
-    expect(summarize((smtp as SmtpSink).messages(), ids())).toEqual(expectedLines(expected));
+    await replayNotifications(svc, mails, expected);
+    expect(summarize(mails(), ids())).toEqual(expectedLines(expected));
   });
 
   it('a restart sends nothing again', async () => {
     await svc.restart();
-    await sleep(QUIET_MS);
-    expect(summarize((smtp as SmtpSink).messages(), ids())).toEqual(expectedLines(expected));
+    await sentinelOrder(svc, mails, expected);
+    expect(summarize(mails(), ids())).toEqual(expectedLines(expected));
   });
 
   it('a SIGKILL and restart send nothing again', async () => {
     await svc.kill('SIGKILL');
     await svc.restart();
-    await sleep(QUIET_MS);
-    expect(summarize((smtp as SmtpSink).messages(), ids())).toEqual(expectedLines(expected));
+    await sentinelOrder(svc, mails, expected);
+    expect(summarize(mails(), ids())).toEqual(expectedLines(expected));
   });
 });
 
@@ -142,16 +167,16 @@ describe('notifications without SMTP: the outbox folder', () => {
 
   it('writes one .eml per order per terminal status, and nothing more on replay', async () => {
     const expected = await placeOnePerTerminalStatus(svc);
-    const ids = expected.map((e) => e.orderId);
+    const ids = (): string[] => expected.map((e) => e.orderId);
     await waitFor(() => (outbox().length >= expected.length ? true : undefined), {
       timeoutMs: 30_000,
       what: `${expected.length} .eml files in the outbox`,
       describe: () => `${outbox().length} there`,
     });
-    await sleep(QUIET_MS);
-    expect(summarize(outbox(), ids)).toEqual(expectedLines(expected));
+    await sentinelOrder(svc, outbox, expected);
+    expect(summarize(outbox(), ids())).toEqual(expectedLines(expected));
 
-    await replayNotifications(svc);
-    expect(summarize(outbox(), ids)).toEqual(expectedLines(expected));
+    await replayNotifications(svc, outbox, expected);
+    expect(summarize(outbox(), ids())).toEqual(expectedLines(expected));
   });
 });

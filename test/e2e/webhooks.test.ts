@@ -17,7 +17,7 @@ import {
 import type { HttpResponse } from '../helpers/http.js';
 import { FakeStripe, type FakePaymentIntent, type SignedWebhook } from '../helpers/fake-stripe.js';
 import { startService, stopAllServices, type Env, type Service } from '../helpers/service.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const AUTHENTICATION_REQUIRED = 'pm_card_authenticationRequired';
 const WEBHOOK_PATH = '/v1/webhooks/stripe';
@@ -56,15 +56,57 @@ function postWebhook(svc: Service, webhook: SignedWebhook): Promise<HttpResponse
   });
 }
 
-/** How many events of `type` the order's timeline (the log) holds. */
-async function timelineCount(svc: Service, orderId: string, type: string): Promise<number> {
-  const res = await svc.request<{ events: { type: string }[] }>(
+interface TimelineView {
+  readonly events: {
+    readonly type: string;
+    readonly outcomes: Record<string, { readonly state: string; readonly attempts: number }>;
+  }[];
+}
+
+async function timeline(svc: Service, orderId: string): Promise<TimelineView> {
+  const res = await svc.request<TimelineView>(
     'GET',
     `/v1/admin/orders/${encodeURIComponent(orderId)}/timeline`,
     { key: 'admin' },
   );
   expect(res.status).toBe(200);
-  return res.json.events.filter((event) => event.type === type).length;
+  return res.json;
+}
+
+/** How many events of `type` the order's timeline (the log) holds. */
+async function timelineCount(svc: Service, orderId: string, type: string): Promise<number> {
+  return (await timeline(svc, orderId)).events.filter((event) => event.type === type).length;
+}
+
+/**
+ * Waits until the service is done with the order: every consumer group caught up (nothing
+ * appended that it was not handed, nothing in flight) and each of the order's events acked
+ * by every group that takes it (none pending, none waiting for a retry). What the service
+ * would still do about the order by itself it has then done: the sentinel against which
+ * "nothing moved" is checked, instead of a sleep.
+ */
+async function settled(svc: Service, orderId: string): Promise<void> {
+  let last = 'not read yet';
+  await waitFor(
+    async () => {
+      const { consumers } = await svc.stats();
+      const busy = Object.entries(consumers)
+        .filter(([, group]) => (group.lag ?? 0) > 0 || (group.inFlight ?? 0) > 0)
+        .map(([name, group]) => `${name} ${JSON.stringify(group)}`);
+      const open = (await timeline(svc, orderId)).events.flatMap((event) =>
+        Object.entries(event.outcomes)
+          .filter(([, outcome]) => outcome.state !== 'acked')
+          .map(([group, outcome]) => `${event.type} for ${group}: ${outcome.state}`),
+      );
+      last = [...busy, ...open].join('; ');
+      return busy.length === 0 && open.length === 0 ? true : undefined;
+    },
+    {
+      timeoutMs: 15_000,
+      what: `the service to be done with ${orderId}`,
+      describe: () => `still open: ${last}`,
+    },
+  );
 }
 
 /** `available` and `reserved` of a product in the stock cache. */
@@ -108,7 +150,7 @@ describe('webhooks from a Stripe-compatible provider', () => {
     const { orderId, intent } = await awaitingAuthentication(svc, 2);
 
     // Nothing moves while the customer has not authenticated.
-    await sleep(1500);
+    await settled(svc, orderId);
     const waiting = await svc.getOrder(orderId);
     expect(waiting.status).toBe('RESERVED');
     expect(await stockOf(svc, 'A123')).toEqual({
@@ -127,8 +169,8 @@ describe('webhooks from a Stripe-compatible provider', () => {
 
     const order = await svc.waitForStatus(orderId, ['COMPLETED']);
     expect(historyStatuses(order)).toEqual(['PENDING', 'RESERVED', 'PAID', 'COMPLETED']);
-    await postWebhook(svc, webhook);
-    await sleep(1000);
+    expect((await postWebhook(svc, webhook)).json).toEqual({ received: true });
+    await settled(svc, orderId);
     expect(historyStatuses(await svc.getOrder(orderId))).toEqual([
       'PENDING',
       'RESERVED',
@@ -188,7 +230,7 @@ describe('webhooks from a Stripe-compatible provider', () => {
       contentType: 'application/json',
     });
     expect(unsigned.status).toBe(400);
-    await sleep(1000);
+    await settled(svc, orderId);
     expect((await svc.getOrder(orderId)).status).toBe('RESERVED');
     expect(await timelineCount(svc, orderId, 'PaymentConfirmed')).toBe(0);
 

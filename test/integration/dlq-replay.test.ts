@@ -1,12 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineConsumer } from '../../src/workflow/define-consumer.js';
 import { eventually, startInProcess, type InProcessService } from '../helpers/in-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 interface Placed {
   orderId: string;
 }
 interface OrderView {
   status: string;
+}
+interface ConsumerStats {
+  lag: number;
+  inFlight: number;
+  dlq: number;
 }
 interface DeadLetterView {
   id: string;
@@ -72,6 +78,36 @@ describe('dead letters, redrive and replay', () => {
   const statusOf = async (orderId: string): Promise<string> =>
     (await service.request<OrderView>('GET', `/v1/orders/${orderId}`)).json.status;
 
+  /**
+   * Waits until each group has caught up: nothing appended it was not handed, nothing in
+   * flight. What a redrive or a replay gave a group it has then handled: the sentinel for
+   * "and nothing more", instead of watching for a while.
+   */
+  const caughtUp = (...groups: string[]): Promise<Record<string, ConsumerStats>> => {
+    let last = 'no stats yet';
+    return waitFor(
+      async () => {
+        const { json } = await service.request<{ consumers: Record<string, ConsumerStats> }>(
+          'GET',
+          '/v1/admin/stats',
+          { key: 'admin' },
+        );
+        last = JSON.stringify(json.consumers);
+        const idle = groups.every((group) => {
+          const stats = json.consumers[group];
+          return stats !== undefined && stats.lag === 0 && stats.inFlight === 0;
+        });
+        return idle ? json.consumers : undefined;
+      },
+      {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        what: `${groups.join(' and ')} to catch up`,
+        describe: () => `last seen ${last}`,
+      },
+    );
+  };
+
   it('dead-letters the failing event after 3 attempts while the others flow', async () => {
     poisonOrder = await place();
     const others = [await place(), await place(), await place()];
@@ -117,8 +153,10 @@ describe('dead letters, redrive and replay', () => {
     });
     expect(redrive.status).toBe(202);
     await eventually(() => (handled.includes(poisonOrder as string) ? true : undefined));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const consumers = await caughtUp('flaky', 'bystander');
+    expect(consumers['flaky']?.dlq).toBe(0);
     expect(handled.filter((id) => id === poisonOrder)).toHaveLength(1);
+    expect(counting.filter((id) => id === poisonOrder)).toHaveLength(1);
     const after = await service.request<{ deadLetters: DeadLetterView[] }>('GET', '/v1/admin/dlq', {
       key: 'admin',
     });
@@ -143,7 +181,9 @@ describe('dead letters, redrive and replay', () => {
       15_000,
       'the replay',
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await caughtUp('flaky', 'bystander');
+    // Every COMPLETED order once more to the replayed group, nothing to the other.
+    expect([...handled.slice(flakySeen)].sort()).toEqual([...new Set(counting)].sort());
     expect(counting.length).toBe(bystanderSeen);
     const after = await service.request<{ available: number }>('GET', '/v1/products/A123');
     expect(after.json.available).toBe(before.json.available);
@@ -159,6 +199,7 @@ describe('dead letters, redrive and replay', () => {
 
   it('replays a group from a time', async () => {
     const flakySeen = handled.length;
+    const bystanderSeen = counting.length;
     const replay = await service.request('POST', '/v1/admin/replay', {
       key: 'admin',
       body: { consumer: 'flaky', fromTime: new Date(Date.now() - 60_000).toISOString() },
@@ -169,6 +210,10 @@ describe('dead letters, redrive and replay', () => {
       15_000,
       'the replay',
     );
+    await caughtUp('flaky', 'bystander');
+    // A minute back covers the whole run: every COMPLETED order once more, to flaky alone.
+    expect([...handled.slice(flakySeen)].sort()).toEqual([...new Set(counting)].sort());
+    expect(counting.length).toBe(bystanderSeen);
   });
 
   it('shows an order timeline with each consumer outcome', async () => {
