@@ -73,7 +73,15 @@ export interface ConsumerSpec {
    * consumer, not the log, decides when an event is dead-lettered, and no event is dropped.
    */
   readonly maxAttempts?: number;
+  /**
+   * Where a group that does not exist yet starts: `beginning` (the default: every event in
+   * the log) or `now` (only events appended from its creation on). A group that exists
+   * goes on from where it left off, whatever this says.
+   */
+  readonly startAt?: StartAt;
 }
+
+export type StartAt = 'beginning' | 'now';
 
 /** One delivery of one event to one group. Exactly one of ack, nak and term ends it. */
 export interface Delivery {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { RetryableError, TerminalError } from '../domain/errors.js';
-import type { Delivery, EventLog, LogEvent, Subscription } from '../ports/event-log.js';
+import type { Delivery, EventLog, LogEvent, StartAt, Subscription } from '../ports/event-log.js';
 import { backoffMs } from './backoff.js';
 import type { Metrics } from './metrics.js';
 
@@ -28,6 +28,8 @@ export interface RunnerSpec {
   readonly concurrency: number;
   readonly handle: (event: LogEvent, delivery: Delivery) => Promise<void>;
   readonly policy?: Partial<RetryPolicy>;
+  /** Where the group starts if it does not exist yet (see `ConsumerSpec.startAt`). */
+  readonly startAt?: StartAt;
   /**
    * Called before an event goes to the dead-letter queue, so that what it was about still
    * ends (the saga compensates its order). Its failure is logged; the letter is kept.
@@ -67,7 +69,7 @@ export class ConsumerRunner {
     // The log must not give up on an event before the policy does (unbounded: never).
     const maxAttempts = Math.max(this.policy.maxAttempts, this.policy.maxRetryableAttempts);
     this.subscription = this.log.consume(
-      { group, types, maxInFlight: concurrency, maxAttempts },
+      { group, types, maxInFlight: concurrency, maxAttempts, startAt: this.spec.startAt },
       (delivery) => this.enqueue(delivery),
     );
     this.heartbeat = setInterval(() => this.keepAlive(), WORKING_EVERY_MS);

@@ -224,6 +224,18 @@ export class Service {
       group: definition.name,
       types: definition.on.map(statusChangeType),
       concurrency: definition.concurrency ?? 16,
+      startAt: definition.from ?? 'now',
+      policy: {
+        ...(definition.retry?.attempts === undefined
+          ? {}
+          : { maxAttempts: definition.retry.attempts }),
+        ...(definition.retry?.baseDelayMs === undefined
+          ? {}
+          : { baseDelayMs: definition.retry.baseDelayMs }),
+        ...(definition.retry?.maxDelayMs === undefined
+          ? {}
+          : { maxDelayMs: definition.retry.maxDelayMs }),
+      },
       handle: fanOutHandler(definition, this.backends),
     };
   }

@@ -1,5 +1,6 @@
 import type { Order } from '../domain/order.js';
 import type { OrderStatus } from '../domain/status.js';
+import type { StartAt } from '../ports/event-log.js';
 
 /**
  * A fan-out consumer: its own consumer group on the log, told of every order that
@@ -15,6 +16,23 @@ export interface ConsumerDefinition {
   readonly handle: (ctx: ConsumerContext) => Promise<void>;
   /** Events handled at once (different orders); default 16. */
   readonly concurrency?: number;
+  /**
+   * Where the consumer starts the first time it runs: `now` (the default: orders that reach
+   * a status from then on) or `beginning` (every status change still in the log: a backfill).
+   * Once it has run it goes on from where it left off.
+   */
+  readonly from?: StartAt;
+  /** How a failing `handle` is retried before its event goes to the dead-letter queue. */
+  readonly retry?: ConsumerRetry;
+}
+
+export interface ConsumerRetry {
+  /** Attempts of one event before it is dead-lettered (default 3). */
+  readonly attempts?: number;
+  /** The first retry's delay; each next one doubles, with jitter (default 100 ms). */
+  readonly baseDelayMs?: number;
+  /** No retry waits longer than this (default 30 s). */
+  readonly maxDelayMs?: number;
 }
 
 export interface ConsumerContext {
@@ -39,5 +57,17 @@ export function defineConsumer(definition: ConsumerDefinition): ConsumerDefiniti
     throw new TypeError(`consumer name "${definition.name}": 1–64 letters, digits, - or _`);
   }
   if (definition.on.length === 0) throw new TypeError(`consumer ${definition.name}: "on" is empty`);
+  const { attempts, baseDelayMs, maxDelayMs } = definition.retry ?? {};
+  if (attempts !== undefined && (!Number.isInteger(attempts) || attempts < 1))
+    throw new TypeError(`consumer ${definition.name}: retry.attempts must be an integer ≥ 1`);
+  for (const [what, ms] of [
+    ['baseDelayMs', baseDelayMs],
+    ['maxDelayMs', maxDelayMs],
+  ] as const) {
+    if (ms !== undefined && !(Number.isFinite(ms) && ms >= 0))
+      throw new TypeError(`consumer ${definition.name}: retry.${what} must be ≥ 0`);
+  }
+  if (definition.from !== undefined && definition.from !== 'now' && definition.from !== 'beginning')
+    throw new TypeError(`consumer ${definition.name}: from must be 'now' or 'beginning'`);
   return definition;
 }

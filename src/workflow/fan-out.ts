@@ -25,10 +25,15 @@ async function inSourceOfTruth(what: string, call: () => Promise<void>): Promise
   }
 }
 
-/** The built-in fan-out: notifications, warehouse, analytics and sync-out. */
+/**
+ * The built-in fan-out: notifications, warehouse, analytics and sync-out. They run from the
+ * first start, so every status change in the log is theirs (`from: 'beginning'`): none may
+ * be skipped, also when the API took orders before the pipeline created its groups.
+ */
 export function builtInConsumers({ mailer, sot, outbox, clock }: FanOutDeps): ConsumerDefinition[] {
   return [
     defineConsumer({
+      from: 'beginning',
       name: 'notifications',
       on: TERMINAL_STATUSES,
       concurrency: 32,
@@ -36,18 +41,21 @@ export function builtInConsumers({ mailer, sot, outbox, clock }: FanOutDeps): Co
         once(`mail:${order.orderId}:${status}`, () => mailer.send(statusEmail(order, status))),
     }),
     defineConsumer({
+      from: 'beginning',
       name: 'warehouse',
       on: ['COMPLETED'],
       handle: ({ order }) =>
         inSourceOfTruth('shipment request', () => sot.requestShipment(order, clock.now())),
     }),
     defineConsumer({
+      from: 'beginning',
       name: 'analytics',
       on: TERMINAL_STATUSES,
       handle: ({ order, status, at }) =>
         inSourceOfTruth('sales figures', () => sot.recordSale(order, status, Date.parse(at))),
     }),
     defineConsumer({
+      from: 'beginning',
       name: 'sync-out',
       on: TERMINAL_STATUSES,
       concurrency: 64,

@@ -65,6 +65,39 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       expect(new Set(seqs).size).toBe(3);
     });
 
+    it("starts a new group at 'now' past what is in the log; a group that exists goes on from its offset", async () => {
+      const log = open();
+      await log.append(events(1, 2));
+      const late = new Collector();
+      const lateSub = log.consume(
+        { group: 'late', types: ['T'], maxInFlight: 50, startAt: 'now' },
+        late.deliver,
+      );
+      subscriptions.push(lateSub);
+      await eventually(async () =>
+        expect((await log.stats()).late).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
+      );
+      await log.append([event(3)]);
+      await late.waitForId('e3');
+      expect(late.ids).toEqual(['e3']);
+      await lateSub.stop();
+      // From the beginning by default; and 'now' means nothing to a group that exists.
+      const all = new Collector();
+      consume(log, 'all', all);
+      await all.waitFor(3);
+      await log.append([event(4)]);
+      const again = new Collector();
+      subscriptions.push(
+        log.consume(
+          { group: 'late', types: ['T'], maxInFlight: 50, startAt: 'now' },
+          again.deliver,
+        ),
+      );
+      await again.waitForId('e4');
+      expect(again.ids).toEqual(['e4']);
+      expect(all.ids.slice(0, 3)).toEqual(['e1', 'e2', 'e3']);
+    });
+
     it('wakes a running consumer as soon as an append commits', async () => {
       const log = open();
       const collector = new Collector();

@@ -106,7 +106,11 @@ export class NatsEventLog implements EventLog {
     this.assertOpen();
     assertGroupName(spec.group);
     this.droppedWatch ??= new NatsDroppedWatch(this.context);
-    const settings = { types: spec.types, maxDeliver: deliveryLimit(spec.maxAttempts) };
+    const settings = {
+      types: spec.types,
+      maxDeliver: deliveryLimit(spec.maxAttempts),
+      startAt: spec.startAt,
+    };
     const subscription = new NatsSubscription({
       context: this.context,
       spec,

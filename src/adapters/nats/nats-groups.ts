@@ -1,4 +1,5 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream';
+import type { StartAt } from '../../ports/event-log.js';
 import type { ConsumerConfig, ConsumerInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import type { NatsContext } from './nats-connection.js';
@@ -30,6 +31,8 @@ export interface GroupSettings {
   readonly types: readonly string[];
   /** The server's `max_deliver`; -1: no limit. */
   readonly maxDeliver: number;
+  /** Where a consumer created now starts (see `ConsumerSpec.startAt`). */
+  readonly startAt?: StartAt;
 }
 
 /**
@@ -44,7 +47,7 @@ export function deliveryLimit(maxAttempts: number | undefined): number {
 }
 
 /**
- * Creates the group's consumer (from the start of the log), or brings an existing one's
+ * Creates the group's consumer (from the start of the log, or from now on), or brings an existing one's
  * filter, types and delivery limit up to date (one an older version made allowed 1,000
  * deliveries). Concurrent creations with the same config are one.
  */
@@ -59,7 +62,7 @@ export async function ensureGroupConsumer(
   if (!current) {
     return jsm.consumers.add(names.eventsStream, {
       ...wanted,
-      deliver_policy: DeliverPolicy.All,
+      deliver_policy: settings.startAt === 'now' ? DeliverPolicy.New : DeliverPolicy.All,
     });
   }
   if (

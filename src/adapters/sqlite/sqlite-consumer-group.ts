@@ -163,6 +163,13 @@ export class SqliteConsumerGroup {
       throw new Error(`consumer group ${this.name} is already consuming in this process`);
     const subscriber: Subscriber = { maxInFlight: Math.max(1, spec.maxInFlight), deliver };
     this.subscriber = subscriber;
+    if (spec.startAt === 'now' && this.recorded.isNew && this.cursor === 0) {
+      // A new group that wants only what comes from now on: everything before is finished.
+      const upTo = this.database.statement<[], { seq: number }>(MAX_SEQ).get()?.seq ?? 0;
+      this.cursor = upTo;
+      this.scanned = upTo;
+      this.buffer = [];
+    }
     if (JSON.stringify(spec.types) !== this.typesJson) {
       this.types = [...spec.types];
       this.typesJson = JSON.stringify(this.types);

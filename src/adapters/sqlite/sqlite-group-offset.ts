@@ -42,6 +42,11 @@ export class SqliteGroupOffset {
     this.recorded = { offset: row?.offset ?? 0, types: row?.types };
   }
 
+  /** No row yet: the group is new (it has never recorded a position). */
+  get isNew(): boolean {
+    return this.recorded.types === undefined;
+  }
+
   /** The position the row had when the group was opened, or had last written. */
   get stored(): { readonly offset: number; readonly types: string | undefined } {
     return this.recorded;
