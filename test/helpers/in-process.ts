@@ -77,3 +77,17 @@ export function eventually<T>(
 ): Promise<T> {
   return waitFor(check, { timeoutMs, what, intervalMs: 50 });
 }
+
+/** Places one A123 order paid with the succeeding test card; its id, after a checked 202. */
+export async function placeOrder(service: InProcessService): Promise<string> {
+  const response = await service.request<{ orderId: string }>('POST', '/v1/orders', {
+    body: {
+      customerId: 'c1',
+      email: 'c1@example.com',
+      items: [{ sku: 'A123', qty: 1 }],
+      paymentMethod: 'pm_card_visa',
+    },
+  });
+  if (response.status !== 202) throw new Error(`placing an order answered ${response.status}`);
+  return response.json.orderId;
+}

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineConsumer } from '../../src/workflow/define-consumer.js';
-import { eventually, startInProcess, type InProcessService } from '../helpers/in-process.js';
+import {
+  eventually,
+  placeOrder,
+  startInProcess,
+  type InProcessService,
+} from '../helpers/in-process.js';
 
-interface Placed {
-  orderId: string;
-}
 interface DeadLetterView {
   consumer: string;
   attempts: number;
@@ -25,18 +27,7 @@ describe('defineConsumer: start position and retry policy', () => {
   const seen = { late: [] as string[], backfill: [] as string[] };
   const tries = new Map<string, number>();
 
-  const place = async (svc: InProcessService): Promise<string> => {
-    const response = await svc.request<Placed>('POST', '/v1/orders', {
-      body: {
-        customerId: 'c1',
-        email: 'c1@example.com',
-        items: [{ sku: 'A123', qty: 1 }],
-        paymentMethod: 'pm_card_visa',
-      },
-    });
-    expect(response.status).toBe(202);
-    return response.json.orderId;
-  };
+  const place = placeOrder;
   const completed = (svc: InProcessService, orderId: string) =>
     eventually(async () => {
       const { json } = await svc.request<{ status: string }>('GET', `/v1/orders/${orderId}`);

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineConsumer } from '../../src/workflow/define-consumer.js';
-import { eventually, startInProcess, type InProcessService } from '../helpers/in-process.js';
+import {
+  eventually,
+  placeOrder,
+  startInProcess,
+  type InProcessService,
+} from '../helpers/in-process.js';
 import { waitFor } from '../helpers/wait.js';
 
-interface Placed {
-  orderId: string;
-}
 interface OrderView {
   status: string;
 }
@@ -63,18 +65,7 @@ describe('dead letters, redrive and replay', () => {
     await service?.close();
   });
 
-  const place = async (): Promise<string> => {
-    const response = await service.request<Placed>('POST', '/v1/orders', {
-      body: {
-        customerId: 'c1',
-        email: 'c1@example.com',
-        items: [{ sku: 'A123', qty: 1 }],
-        paymentMethod: 'pm_card_visa',
-      },
-    });
-    expect(response.status).toBe(202);
-    return response.json.orderId;
-  };
+  const place = (): Promise<string> => placeOrder(service);
   const statusOf = async (orderId: string): Promise<string> =>
     (await service.request<OrderView>('GET', `/v1/orders/${orderId}`)).json.status;
 
