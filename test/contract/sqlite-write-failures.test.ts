@@ -53,7 +53,9 @@ function fillDisk(db: SqliteDatabase): void {
     try {
       filler.run(n.toString(36));
     } catch (error) {
-      expect((error as { code?: string }).code).toBe('SQLITE_FULL');
+      // The adapter's statements say what the driver said, as a RetryableError.
+      expect(error).toBeInstanceOf(RetryableError);
+      expect(((error as RetryableError).cause as { code?: string }).code).toBe('SQLITE_FULL');
       return;
     }
   }
