@@ -2,7 +2,7 @@ import { RetryableError, TerminalError } from '../domain/errors.js';
 import type { OrderEvent } from '../domain/events.js';
 import type { Money } from '../domain/money.js';
 import type { Order, TransitionPatch } from '../domain/order.js';
-import { isTerminal, type OrderStatus } from '../domain/status.js';
+import type { OrderStatus } from '../domain/status.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
@@ -29,6 +29,13 @@ export interface SagaDeps {
 function statusChanged(orderId: string, status: OrderStatus, at: string): NewEvent {
   return toLogEvent({ type: 'OrderStatusChanged', orderId, status, at });
 }
+
+/** The saga's steps, each declared with its compensation (see the constructor). */
+export const STEP_IDS = {
+  reserveStock: 'reserve-stock',
+  chargePayment: 'charge-payment',
+  commitStock: 'commit-stock',
+} as const;
 
 /** Idempotency keys for the provider, derived from the order and the step. */
 export const chargeKey = (orderId: string): string => `${orderId}:charge`;
@@ -64,12 +71,12 @@ export class OrderSaga {
   constructor(private readonly deps: SagaDeps) {
     const { stock, payments } = deps;
     this.reserveStock = step<Order, ReserveResult>(
-      'reserve-stock',
+      STEP_IDS.reserveStock,
       (order) => stock.reserve(order.orderId, order.items, this.now() + deps.reservationTtlMs),
       (order) => stock.release(order.orderId),
     );
     this.chargePayment = step<Order, ChargeResult>(
-      'charge-payment',
+      STEP_IDS.chargePayment,
       (order) =>
         payments.charge({
           orderId: order.orderId,
@@ -83,7 +90,7 @@ export class OrderSaga {
       },
     );
     this.commitStock = step<Order, void>(
-      'commit-stock',
+      STEP_IDS.commitStock,
       (order) => stock.commit(order.orderId),
       (order) => stock.release(order.orderId),
     );
@@ -163,23 +170,33 @@ export class OrderSaga {
     }
   }
 
+  /**
+   * The saga as a table: from each status it moves on from, the step it takes; a status
+   * not here is a stable point (terminal, or COMPLETED without a cancel).
+   */
+  private readonly fromStatus: Partial<
+    Record<OrderStatus, (order: Order, trigger: Trigger) => Promise<Order | undefined>>
+  > = {
+    PENDING: (order) => this.fromPending(order),
+    RESERVED: (order, trigger) => this.fromReserved(order, trigger),
+    PAID: (order) => (order.cancelRequested ? this.refund(order) : this.complete(order)),
+    COMPLETED: (order) => (order.cancelRequested ? this.refund(order) : Promise.resolve(undefined)),
+  };
+
+  /**
+   * What undoes what, by status: the compensations that make stock and money follow a
+   * status once it is decided. Each is idempotent; statuses not here leave things as they are.
+   */
+  private readonly settlement: Partial<Record<OrderStatus, (order: Order) => Promise<void>>> = {
+    CANCELLED: (order) => this.endWithoutSale(order),
+    PAYMENT_FAILED: (order) => this.endWithoutSale(order),
+    FAILED_NO_STOCK: (order) => this.endWithoutSale(order),
+    REFUNDED: (order) => this.commitStock.compensate(order),
+  };
+
   /** One step from the current status; undefined when the order is at a stable point. */
-  private async next(order: Order, trigger: Trigger): Promise<Order | undefined> {
-    if (isTerminal(order.status) && !(order.status === 'COMPLETED' && order.cancelRequested)) {
-      return undefined;
-    }
-    switch (order.status) {
-      case 'PENDING':
-        return this.fromPending(order);
-      case 'RESERVED':
-        return this.fromReserved(order, trigger);
-      case 'PAID':
-        return order.cancelRequested ? this.refund(order) : this.complete(order);
-      case 'COMPLETED':
-        return this.refund(order);
-      default:
-        return undefined;
-    }
+  private next(order: Order, trigger: Trigger): Promise<Order | undefined> {
+    return this.fromStatus[order.status]?.(order, trigger) ?? Promise.resolve(undefined);
   }
 
   private async fromPending(order: Order): Promise<Order | undefined> {
@@ -357,19 +374,13 @@ export class OrderSaga {
    * refunded one has its sale returned. Idempotent; a no-op for other statuses.
    */
   private async settle(order: Order): Promise<void> {
-    switch (order.status) {
-      case 'CANCELLED':
-      case 'PAYMENT_FAILED':
-      case 'FAILED_NO_STOCK':
-        await this.reserveStock.compensate(order);
-        if (order.chargeUnknown) await this.recoverCharge(order);
-        return;
-      case 'REFUNDED':
-        await this.commitStock.compensate(order);
-        return;
-      default:
-        return;
-    }
+    await this.settlement[order.status]?.(order);
+  }
+
+  /** No sale: the hold goes back, and whatever a charge of unknown outcome took. */
+  private async endWithoutSale(order: Order): Promise<void> {
+    await this.reserveStock.compensate(order);
+    if (order.chargeUnknown) await this.recoverCharge(order);
   }
 
   /**
