@@ -52,8 +52,28 @@ describe('operations', () => {
 
   it('an app built twice on one registry shares its metrics', async () => {
     const { buildApp } = await import('../../src/http/app.js');
+    const accepted = async (): Promise<number> => {
+      const res = await service.app.inject({ method: 'GET', url: '/metrics' });
+      const value = /^orderflow_orders_accepted_total (\d+)$/m.exec(res.body)?.[1];
+      return Number(value ?? NaN);
+    };
+    const before = await accepted();
     const again = await buildApp(service.ctx);
-    await again.close();
+    try {
+      const placed = await again.inject({
+        method: 'POST',
+        url: '/v1/orders',
+        headers: AS.client,
+        payload: orderBody(),
+      });
+      expect(placed.statusCode).toBe(202);
+      // Counted once, in the one registry both apps share: the first app's /metrics sees it.
+      expect(await accepted()).toBe(before + 1);
+      const res = await again.inject({ method: 'GET', url: '/metrics' });
+      expect(res.body.match(/^orderflow_orders_accepted_total /gm)).toHaveLength(1);
+    } finally {
+      await again.close();
+    }
   });
 
   it('/docs/json is the OpenAPI 3 document with every route and the bearer scheme', async () => {
