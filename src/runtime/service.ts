@@ -36,12 +36,6 @@ export interface ServiceOptions {
   readonly wrapBackends?: (opened: Backends) => Backends;
 }
 
-/** The demo catalog the embedded default starts with. */
-export const DEMO_CATALOG = [
-  { sku: 'A123', name: 'Widget', price: { amount: 1999, currency: 'USD' }, onHand: 100 },
-  { sku: 'B456', name: 'Gadget', price: { amount: 4900, currency: 'USD' }, onHand: 0 },
-] as const;
-
 const EXPIRY_SWEEP_MS = 1000;
 const EXPIRY_BATCH = 1000;
 /** A hold still there this long after its expiry was announced is announced again. */
@@ -258,10 +252,9 @@ export class Service {
   }
 
   private async seedDemoCatalog(): Promise<void> {
+    // A shop's own source of truth (PostgreSQL) has its own catalog.
     if (this.options.config.databaseUrl) return;
-    const { sot } = this.backends;
-    if ((await sot.products()).length > 0) return;
-    for (const product of DEMO_CATALOG) await this.sync.putProduct(product);
-    this.options.logger.info('demo catalog seeded: A123 (100 on hand), B456 (0 on hand)');
+    if (await this.ctx.catalog.seedDemo())
+      this.options.logger.info('demo catalog seeded: A123 (100 on hand), B456 (0 on hand)');
   }
 }

@@ -4,6 +4,12 @@ import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { CatalogProduct, StockItem, StockStore } from '../ports/stock-store.js';
 import type { SourceOfTruthSync } from './sync.js';
 
+/** The demo catalog the embedded default starts with. */
+export const DEMO_CATALOG: readonly CatalogProduct[] = [
+  { sku: 'A123', name: 'Widget', price: { amount: 1999, currency: 'USD' }, onHand: 100 },
+  { sku: 'B456', name: 'Gadget', price: { amount: 4900, currency: 'USD' }, onHand: 0 },
+];
+
 /** A read of the source of truth does not wait longer than this for an answer. */
 const SOT_READ_TIMEOUT_MS = 2_000;
 
@@ -79,6 +85,13 @@ export class CatalogService {
       available: cached?.available ?? 0,
       reserved: cached?.reserved ?? 0,
     };
+  }
+
+  /** Puts the demo catalog into an empty source of truth; false when it has products already. */
+  async seedDemo(): Promise<boolean> {
+    if ((await this.deps.sot.products()).length > 0) return false;
+    for (const product of DEMO_CATALOG) await this.deps.sync.putProduct(product);
+    return true;
   }
 
   private async readSot(sku: string): Promise<SotRead> {
