@@ -1,0 +1,84 @@
+import type { LogEvent } from '../../ports/event-log.js';
+import type { SqliteDatabase } from './sqlite-database.js';
+import { deadLetterId } from './sqlite-event-log-schema.js';
+import type { PinClaim } from './sqlite-offset-pins.js';
+
+const RETRY_ACKED = `UPDATE retries SET state = 'acked', attempts = ? WHERE group_name = ? AND seq = ?`;
+const RETRY_WAIT = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
+  VALUES (?, ?, ?, ?, ?, 'waiting')
+  ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
+    not_before = excluded.not_before, last_error = COALESCE(excluded.last_error, last_error), state = 'waiting'`;
+const RETRY_DEAD = `UPDATE retries SET state = 'dead', attempts = ?, last_error = ? WHERE group_name = ? AND seq = ?`;
+const INSERT_DEAD_LETTER = `INSERT OR REPLACE INTO dead_letters (id, group_name, seq, attempts, last_error, at)
+  VALUES (?, ?, ?, ?, ?, ?)`;
+
+/** One delivery a consumer group handed out, from the log or from its retry schedule. */
+export interface Handout extends PinClaim {
+  readonly event: LogEvent;
+  readonly attempt: number;
+  /** Read from the log rather than from the retry schedule: no retries row to update. */
+  readonly fresh: boolean;
+  /**
+   * Holds the offset below this seq until its outcome has committed: a delivery read from
+   * the log, or the redelivery of one whose outcome failed to commit.
+   */
+  readonly pinned: boolean;
+}
+
+/** How a delivery ended: the write that records it, then what follows once it committed. */
+export interface Outcome {
+  /** None for a first delivery acked: the offset moving past it is its record. */
+  readonly write?: (db: SqliteDatabase) => void;
+  /** A nak: handed out again this long after the retry was recorded. */
+  readonly retryInMs?: number;
+}
+
+export function ackOutcome(group: string, handout: Handout): Outcome {
+  if (handout.fresh) return {};
+  const { seq } = handout.event;
+  return {
+    write: (db) =>
+      db.statement<[number, string, number], never>(RETRY_ACKED).run(handout.attempt, group, seq),
+  };
+}
+
+export function nakOutcome(
+  group: string,
+  handout: Handout,
+  delayMs: number,
+  error: string | undefined,
+  now: number,
+): Outcome {
+  const delay = Math.max(0, delayMs);
+  const { seq } = handout.event;
+  const notBefore = now + delay;
+  return {
+    write: (db) =>
+      db
+        .statement<[string, number, number, number, string | null], never>(RETRY_WAIT)
+        .run(group, seq, handout.attempt, notBefore, error ?? null),
+    retryInMs: delay,
+  };
+}
+
+export function termOutcome(group: string, handout: Handout, reason: string, at: number): Outcome {
+  const { seq } = handout.event;
+  return {
+    write: (db) => {
+      db.statement<[string, string, number, number, string, number], never>(INSERT_DEAD_LETTER).run(
+        deadLetterId(group, seq),
+        group,
+        seq,
+        handout.attempt,
+        reason,
+        at,
+      );
+      db.statement<[number, string, string, number], never>(RETRY_DEAD).run(
+        handout.attempt,
+        reason,
+        group,
+        seq,
+      );
+    },
+  };
+}
