@@ -294,6 +294,29 @@ describe('sqlite database and group-commit writer', () => {
     await api.close();
   });
 
+  it('counts a replay asked of a group that another process consumes as lag at once', async () => {
+    const clock = new ManualClock();
+    const worker = new SqliteEventLog(database(), clock);
+    const api = new SqliteEventLog(database(), clock);
+    await api.append([
+      { id: 'e1', type: 'T', key: 'k1', data: null },
+      { id: 'e2', type: 'T', key: 'k2', data: null },
+    ]);
+    const collector = new Collector();
+    const subscription = worker.consume(
+      { group: 'g', types: [], maxInFlight: 10 },
+      collector.deliver,
+    );
+    await collector.waitFor(2);
+    await subscription.stop();
+    await eventually(async () => expect((await api.stats()).g?.lag).toBe(0));
+    // Nobody consumes the group now: the request waits in the file, and the group is behind.
+    await api.replay('g', { seq: 1 });
+    expect((await api.stats()).g).toEqual({ lag: 2, inFlight: 0, dlq: 0 });
+    await worker.close();
+    await api.close();
+  });
+
   it('tells watchers of an order about changes written by another connection', async () => {
     const watching = new SqliteOrderStore(database());
     const writing = new SqliteOrderStore(database());

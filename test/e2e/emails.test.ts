@@ -225,7 +225,7 @@ describe('status emails through SMTP', () => {
       what: `the email of the sentinel order ${orderId}`,
       describe: () => `${smtp.messages().length} emails there`,
     });
-    await svc.waitForConsumerIdle('notifications', 30_000, 0);
+    await svc.waitForConsumerIdle('notifications', 30_000);
     expectEmailAbout(mail, expected[expected.length - 1] as Expected);
     return mail;
   }

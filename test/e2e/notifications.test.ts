@@ -92,7 +92,7 @@ async function sentinelOrder(
     what: `the email of the sentinel order ${orderId}`,
     describe: () => `${mails().length} emails there`,
   });
-  await svc.waitForConsumerIdle('notifications', 30_000, 0);
+  await svc.waitForConsumerIdle('notifications', 30_000);
 }
 
 /** Replays the notifications group from the start and waits until it is past a sentinel. */

@@ -74,7 +74,7 @@ describe('api, worker and scheduler processes on one embedded data dir', () => {
   });
 
   it('has the scheduler write every order to the SoT once things are quiet', async () => {
-    await api.waitForConsumerIdle('sync-out', 20_000, 0);
+    await api.waitForConsumerIdle('sync-out', 20_000);
     const orders = [...placed.values()];
     expect(orders.map((order) => order.status).sort()).toEqual([
       'COMPLETED',

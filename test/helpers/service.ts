@@ -332,8 +332,11 @@ export class Service {
       throw new Error(`POST replay answered ${res.status}: ${res.text}`);
   }
 
-  /** Waits until the group has no lag and nothing in flight (admin stats), then `settleMs` more. */
-  async waitForConsumerIdle(consumer: string, timeoutMs = 30_000, settleMs = 500): Promise<void> {
+  /**
+   * Waits until the group has no lag and nothing in flight (admin stats): every event it
+   * will be handed, a replay asked of it included, has been handled.
+   */
+  async waitForConsumerIdle(consumer: string, timeoutMs = 30_000): Promise<void> {
     let last = 'no stats yet';
     await waitFor(
       async () => {
@@ -347,7 +350,6 @@ export class Service {
         describe: () => `last seen ${last}`,
       },
     );
-    await sleep(settleMs);
   }
 
   private async ok<T>(method: string, urlPath: string, key: KeyChoice): Promise<T> {

@@ -38,7 +38,7 @@ const REQUEST_REWIND = `INSERT INTO consumer_groups (name, offset, types, rewind
     rewind_to = MIN(COALESCE(consumer_groups.rewind_to, excluded.rewind_to), excluded.rewind_to)`;
 const FIRST_AT = 'SELECT MIN(seq) AS seq FROM events WHERE at >= ?';
 const MAX_SEQ = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
-const SELECT_GROUPS = 'SELECT name, offset, types FROM consumer_groups';
+const SELECT_GROUPS = 'SELECT name, offset, types, rewind_to FROM consumer_groups';
 const COUNT_AFTER = 'SELECT COUNT(*) AS n FROM events WHERE seq > @after';
 const COUNT_TYPES_AFTER = `SELECT COUNT(*) AS n FROM events
   WHERE type IN (SELECT value FROM json_each(@types)) AND seq > @after`;
@@ -314,12 +314,15 @@ export class SqliteEventLog implements EventLog {
   private knownGroups(): Map<string, GroupView> {
     const views = new Map<string, GroupView>();
     const rows = this.database
-      .statement<[], { name: string; offset: number; types: string }>(SELECT_GROUPS)
+      .statement<[], { name: string; offset: number; types: string; rewind_to: number | null }>(
+        SELECT_GROUPS,
+      )
       .all();
     for (const row of rows) {
       views.set(row.name, {
         offset: row.offset,
-        position: row.offset,
+        // A replay asked of the process that consumes the group counts as lag at once.
+        position: row.rewind_to === null ? row.offset : Math.min(row.offset, row.rewind_to - 1),
         types: JSON.parse(row.types) as string[],
         inFlight: 0,
         isHandedOut: () => false,
