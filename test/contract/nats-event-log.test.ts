@@ -6,14 +6,8 @@ import { openNatsEventLog, type NatsEventLog } from '../../src/adapters/nats/nat
 import { NatsNames } from '../../src/adapters/nats/nats-subjects.js';
 import { RetryableError } from '../../src/domain/errors.js';
 import type { Delivery, NewEvent } from '../../src/ports/event-log.js';
-import {
-  deadPort,
-  deleteNatsNamespace,
-  natsEventLogFixture,
-  TcpRelay,
-} from '../helpers/backends-nats.js';
+import { deadPort, deleteNatsNamespace, TcpRelay } from '../helpers/backends-nats.js';
 import { ENGINES, enginesUp, randomNamespace } from '../helpers/engines.js';
-import { describeEventLogContract } from './event-log.contract.js';
 import { ManualClock } from './fixture.js';
 import { appendSentinel, Collector, eventually, sentinelEvent, sleep } from './support.js';
 
@@ -52,8 +46,6 @@ describe('NatsNames', () => {
 });
 
 describe.skipIf(!up)('NATS JetStream', () => {
-  describeEventLogContract('nats', natsEventLogFixture);
-
   describe('NatsEventLog on a shared server', () => {
     let namespace: string;
     let clock: ManualClock;

@@ -1,9 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Order } from '../../src/domain/order.js';
-import type { LogEvent, NewEvent } from '../../src/ports/event-log.js';
-import type { OrdersAndLog } from '../helpers/backends.js';
+import type { EventLog, LogEvent, NewEvent } from '../../src/ports/event-log.js';
+import type { OrderStore } from '../../src/ports/order-store.js';
 import { ManualClock, type Fixture, type FixtureFactory } from './fixture.js';
 import { makeOrder, sentinelEvent, until } from './support.js';
+
+/** An order store with the event log it emits on, as the composition root pairs them. */
+export interface OrdersAndLog {
+  readonly orders: OrderStore;
+  readonly log: EventLog;
+  close(): Promise<void>;
+}
 
 const AT = '2030-01-01T12:00:05.000Z';
 

@@ -1,15 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
 import { RedisIdempotencyStore } from '../../src/adapters/redis/redis-idempotency-store.js';
-import { deleteNamespace, openRedis, REDIS_FIXTURES } from '../helpers/backends-redis.js';
+import { deleteNamespace, openRedis } from '../helpers/backends-redis.js';
 import { enginesUp, randomNamespace } from '../helpers/engines.js';
-import { describeIdempotencyStoreContract } from './idempotency-store.contract.js';
 import { systemClock } from './fixture.js';
 
 const up = await enginesUp('redis');
 describe.skipIf(!up)('redis', () => {
-  describeIdempotencyStoreContract('redis', REDIS_FIXTURES.idempotencyStore);
-
   describe('RedisIdempotencyStore in two processes', () => {
     let connections: RedisConnection[];
     let namespace: string;

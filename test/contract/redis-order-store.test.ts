@@ -7,11 +7,9 @@ import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import type { Order } from '../../src/domain/order.js';
 import type { NewEvent } from '../../src/ports/event-log.js';
-import { deleteNamespace, openRedis, REDIS_FIXTURES } from '../helpers/backends-redis.js';
+import { deleteNamespace, openRedis } from '../helpers/backends-redis.js';
 import { enginesUp, randomNamespace } from '../helpers/engines.js';
 import { ManualClock } from './fixture.js';
-import { describeOrderEventsContract } from './order-events.contract.js';
-import { describeOrderStoreContract } from './order-store.contract.js';
 import { eventually, makeOrder } from './support.js';
 
 const AT = '2030-01-01T12:00:05.000Z';
@@ -25,9 +23,6 @@ class DownLog extends SqliteEventLog {
 
 const up = await enginesUp('redis');
 describe.skipIf(!up)('redis', () => {
-  describeOrderStoreContract('redis', REDIS_FIXTURES.orderStore);
-  describeOrderEventsContract('redis', REDIS_FIXTURES.orderStoreWithLog);
-
   describe('RedisOrderStore in two processes', () => {
     let dir: string;
     let namespace: string;

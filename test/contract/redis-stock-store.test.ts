@@ -2,10 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
 import { RedisStockStore } from '../../src/adapters/redis/redis-stock-store.js';
 import type { CatalogProduct } from '../../src/ports/stock-store.js';
-import { deleteNamespace, openRedis, REDIS_FIXTURES } from '../helpers/backends-redis.js';
+import { deleteNamespace, openRedis } from '../helpers/backends-redis.js';
 import { enginesUp, randomNamespace } from '../helpers/engines.js';
-import { describeStockFencingContract } from './stock-fencing.contract.js';
-import { describeStockStoreContract } from './stock-store.contract.js';
 import { orderId } from './support.js';
 
 const EXPIRES = Date.UTC(2030, 0, 1, 12, 15);
@@ -16,9 +14,6 @@ function product(sku: string, onHand: number): CatalogProduct {
 
 const up = await enginesUp('redis');
 describe.skipIf(!up)('redis', () => {
-  describeStockStoreContract('redis', REDIS_FIXTURES.stockStore);
-  describeStockFencingContract('redis', REDIS_FIXTURES.stockStore);
-
   describe('RedisStockStore on two connections', () => {
     let connections: RedisConnection[];
     let namespace: string;

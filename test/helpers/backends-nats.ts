@@ -4,8 +4,10 @@ import { connect } from '@nats-io/transport-node';
 import { openNatsEventLog } from '../../src/adapters/nats/nats-event-log.js';
 import { NatsNames } from '../../src/adapters/nats/nats-subjects.js';
 import type { EventLog } from '../../src/ports/event-log.js';
-import type { FixtureFactory } from '../contract/fixture.js';
+import type { Fixture, FixtureFactory } from '../contract/fixture.js';
 import { ENGINES, randomNamespace } from './engines.js';
+
+export { deadPort } from './net.js';
 
 /**
  * An EventLog usable at once whose connection is still being made: the fixtures' `open`
@@ -30,24 +32,32 @@ export function deferredEventLog(opening: Promise<EventLog>): EventLog {
   };
 }
 
-/** A random namespace per fixture; every `open` is a new connection to the same streams. */
-export const natsEventLogFixture: FixtureFactory<EventLog> = () => {
-  const namespace = randomNamespace();
+/**
+ * Event logs on one namespace, each `open` a new connection to the same streams; `dispose`
+ * closes them and deletes the namespace's streams. Shared by the event log's fixture and the
+ * Redis order store's, which emits on the NATS log as production wires it.
+ */
+export function natsLogsIn(namespace: string): Fixture<EventLog> {
   const opened: Promise<EventLog>[] = [];
-  return Promise.resolve({
+  return {
     open(clock) {
       const opening = openNatsEventLog({ url: ENGINES.nats, namespace, clock });
       opened.push(opening);
       return deferredEventLog(opening);
     },
     async dispose() {
+      if (opened.length === 0) return;
       await Promise.all(
         opened.map((opening) => opening.then((log) => log.close()).catch(() => undefined)),
       );
       await deleteNatsNamespace(ENGINES.nats, namespace);
     },
-  });
-};
+  };
+}
+
+/** A random namespace per fixture. */
+export const natsEventLogFixture: FixtureFactory<EventLog> = () =>
+  Promise.resolve(natsLogsIn(randomNamespace()));
 
 /** Removes a namespace's streams (and with them its consumers). */
 export async function deleteNatsNamespace(url: string, namespace: string): Promise<void> {
@@ -111,13 +121,4 @@ export class TcpRelay {
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
-}
-
-/** A local port where nothing listens. */
-export async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return address && typeof address === 'object' ? address.port : 1;
 }

@@ -1,6 +1,3 @@
-import fs from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
 import { RedisDeclineCounter } from '../../src/adapters/redis/redis-decline-counter.js';
 import { RedisIdempotencyStore } from '../../src/adapters/redis/redis-idempotency-store.js';
@@ -8,8 +5,8 @@ import { RedisLease } from '../../src/adapters/redis/redis-lease.js';
 import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
 import { RedisStockStore } from '../../src/adapters/redis/redis-stock-store.js';
 import { RedisSyncOutbox } from '../../src/adapters/redis/redis-sync-outbox.js';
-import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import type { Clock } from '../../src/ports/clock.js';
+import type { EventLog } from '../../src/ports/event-log.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
 import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
@@ -17,7 +14,8 @@ import type { OrderStore } from '../../src/ports/order-store.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
 import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
 import type { FixtureFactory } from '../contract/fixture.js';
-import type { OrdersAndLog } from './backends.js';
+import type { OrdersAndLog } from '../contract/order-events.contract.js';
+import { natsLogsIn } from './backends-nats.js';
 import { ENGINES, randomNamespace } from './engines.js';
 
 interface Closable {
@@ -29,8 +27,8 @@ export interface RedisFixtureContext {
   readonly connection: RedisConnection;
   readonly namespace: string;
   readonly clock: Clock;
-  /** A SQLite event log on the fixture's temp file, for stores that emit events. */
-  readonly eventLog: () => SqliteEventLog;
+  /** A NATS event log on the same namespace: the order store emits on it, as in production. */
+  readonly eventLog: () => EventLog;
 }
 
 export function openRedis(): Promise<RedisConnection> {
@@ -57,36 +55,32 @@ export async function deleteNamespace(
 }
 
 /**
- * A fresh namespace per fixture on one connection; every `open` is a new adapter on it, so
- * a reopen sees the same keys. `dispose` closes what was opened and deletes the keys.
+ * A fresh namespace per fixture on one connection (and on NATS, for the log the order store
+ * emits on); every `open` is a new adapter on it, so a reopen sees the same keys. `dispose`
+ * closes what was opened and deletes the keys and the streams.
  */
 export function redisFixture<T>(create: (context: RedisFixtureContext) => T): FixtureFactory<T> {
   return async () => {
     const connection = await openRedis();
     const namespace = randomNamespace('of');
+    const logs = natsLogsIn(namespace);
     const closables: Closable[] = [];
-    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'orderflow-redis-'));
-    const file = path.join(dir, 'log.db');
     return {
       open(clock) {
         const instance = create({
           connection,
           namespace,
           clock,
-          eventLog: () => {
-            const log = new SqliteEventLog(file, clock);
-            closables.push(log);
-            return log;
-          },
+          eventLog: () => logs.open(clock),
         });
         if (isClosable(instance)) closables.push(instance);
         return instance;
       },
       async dispose() {
         await Promise.all(closables.map((instance) => instance.close()));
+        await logs.dispose();
         await deleteNamespace(connection, namespace);
         await connection.close();
-        await fs.rm(dir, { recursive: true, force: true });
       },
     };
   };
@@ -107,6 +101,7 @@ export const REDIS_FIXTURES = {
   orderStoreWithLog: redisFixture<OrdersAndLog>(({ connection, namespace, eventLog }) => {
     const log = eventLog();
     const orders = new RedisOrderStore(connection, namespace, log);
+    // The log is the fixture's to close, as the Redis backend leaves it to its caller.
     return { orders, log, close: () => orders.close() };
   }),
   stockStore: redisFixture<StockStore>(

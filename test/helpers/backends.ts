@@ -20,6 +20,11 @@ import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
 import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
 import type { FixtureFactory, SqlFixture, SqlFixtureFactory } from '../contract/fixture.js';
+import type { OrdersAndLog } from '../contract/order-events.contract.js';
+import { natsEventLogFixture } from './backends-nats.js';
+import { postgresSourceOfTruth } from './backends-postgres.js';
+import { REDIS_FIXTURES } from './backends-redis.js';
+import { enginesUp } from './engines.js';
 
 /** One backend's adapters, each as a factory of isolated fixtures for the contract suites. */
 export interface Backend {
@@ -34,12 +39,6 @@ export interface Backend {
   readonly lease: FixtureFactory<Lease>;
   readonly declineCounter: FixtureFactory<DeclineCounter>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
-}
-
-export interface OrdersAndLog {
-  readonly orders: OrderStore;
-  readonly log: EventLog;
-  close(): Promise<void>;
 }
 
 interface Closable {
@@ -107,5 +106,23 @@ export const SQLITE_BACKEND: Backend = {
   sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
 };
 
-/** Backends the contract suites run against; Redis/NATS/PostgreSQL join when their URLs are set. */
-export const BACKENDS: readonly Backend[] = [SQLITE_BACKEND];
+/**
+ * The scale-out set as `openBackends` wires it (`openDistributed`): the hot stores on Redis,
+ * the order store emitting on the NATS log, PostgreSQL as the source of truth. Each fixture
+ * takes a random namespace (Redis keys, NATS streams, a PostgreSQL schema) and removes it.
+ */
+export const DISTRIBUTED_BACKEND: Backend = {
+  name: 'redis+nats+postgres',
+  eventLog: natsEventLogFixture,
+  ...REDIS_FIXTURES,
+  sourceOfTruth: postgresSourceOfTruth,
+};
+
+/**
+ * The backends every contract suite runs against: SQLite always, the distributed set when
+ * Redis, NATS and PostgreSQL answer at `ENGINES` (`ORDERFLOW_TEST_*_URL`). Under CI (`CI=true`)
+ * an engine that does not answer fails every suite instead of leaving it out.
+ */
+export const BACKENDS: readonly Backend[] = (await enginesUp('redis', 'nats', 'postgres'))
+  ? [SQLITE_BACKEND, DISTRIBUTED_BACKEND]
+  : [SQLITE_BACKEND];

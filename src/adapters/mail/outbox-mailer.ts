@@ -1,5 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { RetryableError } from '../../domain/errors.js';
 import type { Mail, Mailer } from '../../ports/mailer.js';
 
 /**
@@ -15,14 +16,28 @@ export class OutboxMailer implements Mailer {
     private readonly from: string,
   ) {}
 
+  /** A folder that cannot be written now (full, read-only, not a folder) is a RetryableError. */
   async send(mail: Mail): Promise<void> {
-    this.ready ??= mkdir(this.dir, { recursive: true });
-    await this.ready;
-    const name = mail.id.replace(/[^A-Za-z0-9._-]/g, '_');
-    const path = join(this.dir, `${name}.eml`);
-    const temp = `${path}.${process.pid}.tmp`;
-    await writeFile(temp, this.render(mail));
-    await rename(temp, path);
+    try {
+      this.ready ??= mkdir(this.dir, { recursive: true });
+      await this.ready;
+      const name = mail.id.replace(/[^A-Za-z0-9._-]/g, '_');
+      const path = join(this.dir, `${name}.eml`);
+      const temp = `${path}.${process.pid}.tmp`;
+      await writeFile(temp, this.render(mail));
+      await rename(temp, path);
+    } catch (error) {
+      // The folder may be made writable (or freed) later: the next send tries it again.
+      this.ready = undefined;
+      throw new RetryableError(
+        'outbox_unavailable',
+        `outbox ${this.dir}: ${String(error)}`,
+        1_000,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 
   close(): Promise<void> {
