@@ -31,6 +31,44 @@ export async function publishDeadLetter(
   });
 }
 
+/** A delivery its group's runner termed, or nakked when the consumer allows no more. */
+export interface TermedDelivery {
+  readonly group: string;
+  readonly msg: Pick<JsMsg, 'data' | 'headers' | 'seq'>;
+  /** Sequence of the original event (a redriven copy's differs from `msg.seq`). */
+  readonly seq: number;
+  readonly attempts: number;
+  readonly reason: string;
+  /**
+   * When the delivering consumer was created. The letter's id is per message and consumer:
+   * the same term retried stores one letter, a term after a replay (the consumer
+   * recreated) another.
+   */
+  readonly consumerCreated: number;
+}
+
+/**
+ * Dead-letters what a group's runner termed: the `dead` outcome, then the copy. Throws
+ * when the copy was not stored; the caller then hands the message back instead of
+ * terming it, so that a failure here never loses the event.
+ */
+export async function deadLetterTermed(
+  context: NatsContext,
+  termed: TermedDelivery,
+): Promise<void> {
+  const { group, msg, seq, attempts, reason } = termed;
+  // Recorded first: a redrive (possible once the letter exists) records after it. Best
+  // effort: the letter is what must not be lost.
+  const dead = { state: 'dead', attempts, lastError: reason } as const;
+  await recordOutcome(context, group, seq, dead).catch(() => undefined);
+  await publishDeadLetter(
+    context,
+    msg,
+    { group, seq, attempts, lastError: reason, at: context.clock.now() },
+    `${group}:${msg.seq}:${termed.consumerCreated}`,
+  );
+}
+
 /** What the server says when it stopped delivering an event to a group's consumer. */
 export interface DroppedDelivery {
   readonly group: string;
