@@ -120,13 +120,14 @@ function describeCoded(error: TerminalError | RetryableError): ErrorAnswer {
     return retryable ? serviceUnavailable(seconds(error.retryAfterMs)) : INTERNAL;
   }
   const status = ERROR_CATALOG[error.code];
+  // A retryable refusal says when to come back; so does every 503.
+  const retryAfterMs = retryable ? error.retryAfterMs : undefined;
   return {
     status,
     code: error.code,
     message: error.message,
     details: error.details,
-    retryAfterSeconds:
-      retryable || status === 503 ? seconds(retryable ? error.retryAfterMs : undefined) : undefined,
+    retryAfterSeconds: retryable || status === 503 ? seconds(retryAfterMs) : undefined,
     serverSide: status >= 500,
   };
 }
