@@ -45,6 +45,7 @@ export class PaymentCircuitBreaker implements PaymentGateway {
   private openFor: number;
   private failures = 0;
   private trialOut = false;
+  private readonly tripListeners: (() => void)[] = [];
 
   constructor(
     private readonly inner: PaymentGateway,
@@ -60,6 +61,15 @@ export class PaymentCircuitBreaker implements PaymentGateway {
   get state(): CircuitState {
     if (!this.open) return 'closed';
     return this.clock.now() < this.openUntil ? 'open' : 'half-open';
+  }
+
+  /**
+   * Calls `listener` each time the circuit opens after being closed (a failed half-open
+   * trial keeps it open and is no new trip): metrics count trips without the breaker
+   * knowing about metrics. The listener must not throw.
+   */
+  onTrip(listener: () => void): void {
+    this.tripListeners.push(listener);
   }
 
   charge(request: ChargeRequest): Promise<ChargeResult> {
@@ -137,8 +147,10 @@ export class PaymentCircuitBreaker implements PaymentGateway {
   }
 
   private trip(): void {
+    const wasOpen = this.open;
     this.open = true;
     this.openUntil = this.clock.now() + this.openFor;
     this.failures = 0;
+    if (!wasOpen) for (const listener of this.tripListeners) listener();
   }
 }

@@ -114,7 +114,7 @@ export class ConsumerRunner {
 
   private async run(delivery: Delivery): Promise<void> {
     const { group } = this.spec;
-    const stopTimer = this.metrics.handlerSeconds.startTimer({ group });
+    const stopTimer = this.metrics.handlerSeconds.startTimer({ group, type: delivery.event.type });
     this.running.set(delivery, Date.now());
     try {
       await this.spec.handle(delivery.event, delivery);

@@ -20,6 +20,7 @@ import { ConsumerRunner, type RunnerSpec } from './consumer-runner.js';
 import type { Backends, ServiceContext } from './context.js';
 import { checkpoints } from './faults.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { collectMetrics } from './metrics-collector.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Scheduler } from './scheduler.js';
 
@@ -100,6 +101,7 @@ export class Service {
       checkpoint,
     });
     const sync = this.sync;
+    collectMetrics(metrics, { ...backends, sync, payments: payments.gateway, clock, logger });
     this.ctx = {
       config,
       clock,
