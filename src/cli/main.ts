@@ -5,7 +5,15 @@ import { Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { ConfigError } from '../runtime/config.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
+import { registerDlq } from './commands/dlq.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerOrders } from './commands/orders.js';
+import { registerReplay } from './commands/replay.js';
+import { registerStats } from './commands/stats.js';
+import { registerStock } from './commands/stock.js';
+import { registerSync } from './commands/sync.js';
 import { startOrderflow, type Running, type StartOptions } from './start.js';
+import { packageVersion } from './version.js';
 
 async function loadPlugins(paths: readonly string[]): Promise<ConsumerDefinition[]> {
   const consumers: ConsumerDefinition[] = [];
@@ -20,7 +28,15 @@ async function loadPlugins(paths: readonly string[]): Promise<ConsumerDefinition
 
 const program = new Command()
   .name('orderflow')
-  .description('Event-driven order processing: configured by ORDERFLOW_* environment variables.');
+  .description(
+    'Event-driven order processing: configured by ORDERFLOW_* environment variables.\n' +
+      'The operator commands talk to a running instance over HTTP (--url, the admin key from ' +
+      'ORDERFLOW_ADMIN_KEY).\nExit codes: 0 done; 1 doctor found a problem, or a wrong command ' +
+      'line; 2 the service refused the request (4xx); 3 unreachable, no answer in time, or a ' +
+      'failure of the service (5xx).',
+  )
+  .version(packageVersion(), '-V, --version', 'print the version')
+  .showHelpAfterError('(orderflow help <command> shows its options)');
 
 /** Drains on SIGTERM / SIGINT and exits; a second signal exits at once. */
 function exitOnSignals(running: Running, logger: Logger): void {
@@ -93,5 +109,13 @@ program
     process.on('disconnect', () => process.exit(0));
     exitOnSignals(running, logger);
   });
+
+registerDlq(program);
+registerReplay(program);
+registerStock(program);
+registerSync(program);
+registerOrders(program);
+registerStats(program);
+registerDoctor(program);
 
 await program.parseAsync(process.argv);

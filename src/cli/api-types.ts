@@ -1,0 +1,83 @@
+/*
+ * The parts of the HTTP API's answers (DESIGN.md, src/http/schemas.ts) that the CLI reads.
+ * The CLI is a client of the running service like any other: it declares the slice of the
+ * contract it relies on instead of importing the server's schemas.
+ */
+
+export interface Money {
+  readonly amount: number;
+  readonly currency: string;
+}
+
+/** `GET /v1/admin/products/{sku}`: the catalog service's view, as the API sends it. */
+export type { AdminProduct } from '../workflow/catalog-service.js';
+
+export interface OrderView {
+  readonly orderId: string;
+  readonly status: string;
+  readonly customerId: string;
+  readonly email: string;
+  readonly items: readonly { sku: string; qty: number; unitPrice: Money }[];
+  readonly total: Money;
+  readonly history: readonly { status: string; at: string }[];
+  readonly reason?: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface Outcome {
+  readonly state: 'pending' | 'acked' | 'retrying' | 'dead';
+  readonly attempts: number;
+  readonly lastError?: string;
+}
+
+export interface Timeline {
+  readonly orderId: string;
+  readonly events: readonly {
+    seq: number;
+    id: string;
+    type: string;
+    at: string;
+    data: unknown;
+    outcomes: Readonly<Record<string, Outcome>>;
+  }[];
+}
+
+export interface DeadLetter {
+  readonly id: string;
+  readonly consumer: string;
+  readonly event: { seq: number; id: string; type: string; key: string; at: string; data: unknown };
+  readonly attempts: number;
+  readonly lastError: string;
+  readonly at: string;
+}
+
+export interface DeadLetters {
+  readonly deadLetters: readonly DeadLetter[];
+}
+
+export interface GroupStats {
+  readonly lag: number;
+  readonly inFlight: number;
+  readonly dlq: number;
+}
+
+export interface Stats {
+  readonly orders: Readonly<Record<string, number>>;
+  readonly consumers: Readonly<Record<string, GroupStats>>;
+  readonly sync: { readonly backlog: number; readonly lastSyncAt: string | null };
+}
+
+export interface SyncReport {
+  readonly count: number;
+  readonly at: string;
+}
+
+export interface ReplayAccepted {
+  readonly consumer: string;
+  readonly fromSeq?: number;
+  readonly fromTime?: string;
+}
+
+/** The most dead letters `GET /v1/admin/dlq` lists at once (oldest first). */
+export const DLQ_PAGE_MAX = 1000;

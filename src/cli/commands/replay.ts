@@ -1,0 +1,120 @@
+import type { Command } from 'commander';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AdminClient } from '../admin-client.js';
+import type { ReplayAccepted, Stats } from '../api-types.js';
+import { CliError, EXIT, usageError } from '../cli-error.js';
+import {
+  addClientOptions,
+  durationOption,
+  withClient,
+  type ClientOptions,
+} from '../client-command.js';
+import { print } from '../output.js';
+import { ProgressBar } from '../progress.js';
+
+interface ReplayOptions extends ClientOptions {
+  readonly group: string;
+  readonly from: string;
+  readonly wait: boolean;
+  readonly waitFor: string;
+  readonly progress?: boolean;
+}
+
+const POLL_MS = 200;
+
+/** `--from`: a sequence number, an ISO 8601 time, or a duration ago (`15m`: fifteen minutes ago). */
+export function replayStart(
+  text: string,
+  now = Date.now(),
+): { fromSeq: number } | { fromTime: string } {
+  const trimmed = text.trim();
+  if (/^\d+$/.test(trimmed)) return { fromSeq: Number(trimmed) };
+  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(trimmed))
+    return { fromTime: new Date(now - durationOption('--from', trimmed)).toISOString() };
+  const time = Date.parse(trimmed);
+  if (Number.isNaN(time))
+    throw usageError(
+      `--from ${text}: give a sequence number (42), an ISO time (2026-01-31T12:00:00Z) or a duration ago (15m)`,
+    );
+  return { fromTime: new Date(time).toISOString() };
+}
+
+export function registerReplay(program: Command): void {
+  addClientOptions(
+    program
+      .command('replay')
+      .description(
+        'deliver again to one consumer group every event from a sequence number or a time, ' +
+          'then wait until the group has caught up (a progress bar on a terminal)',
+      )
+      .requiredOption('--group <name>', 'the consumer group (see `orderflow stats`)')
+      .requiredOption(
+        '--from <seq|time>',
+        'a sequence number, an ISO 8601 time, or a duration ago (15m)',
+      )
+      .option('--no-wait', 'return once the service has accepted the replay')
+      .option(
+        '--wait-for <duration>',
+        'give up waiting after this long (the replay goes on)',
+        '10m',
+      )
+      .option('--progress', 'show the progress bar on stderr even when it is not a terminal')
+      .option('--no-progress', 'never show the progress bar'),
+  ).action((options: ReplayOptions) =>
+    withClient(options, async ({ client, output }) => {
+      const start = replayStart(options.from);
+      const waitMs = durationOption('--wait-for', options.waitFor);
+      const accepted = await client.post<ReplayAccepted>('/v1/admin/replay', {
+        consumer: options.group,
+        ...start,
+      });
+      const from = accepted.fromSeq !== undefined ? `seq ${accepted.fromSeq}` : accepted.fromTime;
+      if (!options.wait) {
+        print(
+          output,
+          { ...accepted, caughtUp: false },
+          () => `replay of ${options.group} from ${from} accepted`,
+        );
+        return;
+      }
+      const handled = await waitCaughtUp(client, options.group, waitMs, options.progress);
+      print(
+        output,
+        { ...accepted, caughtUp: true, handled },
+        () => `replayed ${options.group} from ${from}: caught up (${handled} event(s) handled)`,
+      );
+    }),
+  );
+}
+
+/**
+ * Polls the stats until the group has no lag and nothing in flight; the service counts a
+ * replay as lag at once, so this is a real sentinel. Answers how many events it saw go by.
+ */
+async function waitCaughtUp(
+  client: AdminClient,
+  group: string,
+  waitMs: number,
+  progress: boolean | undefined,
+): Promise<number> {
+  const bar = ProgressBar.start(`replaying ${group}`, 0, { enabled: progress });
+  const deadline = Date.now() + waitMs;
+  let total = 0;
+  try {
+    for (;;) {
+      const stats = await client.get<Stats>('/v1/admin/stats');
+      const { lag = 0, inFlight = 0 } = stats.consumers[group] ?? {};
+      const remaining = lag + inFlight;
+      total = Math.max(total, remaining);
+      bar.update(total - remaining, total);
+      if (remaining === 0) return total;
+      if (Date.now() >= deadline) {
+        const message = `${group} still has ${remaining} event(s) to handle after ${waitMs / 1000} s; the replay goes on in the service (see \`orderflow stats\`)`;
+        throw new CliError(message, EXIT.unavailable, { code: 'timeout', message });
+      }
+      await sleep(POLL_MS);
+    }
+  } finally {
+    bar.finish();
+  }
+}

@@ -1,0 +1,55 @@
+import {
+  hostPort,
+  loadDriver,
+  messageOf,
+  networkWords,
+  Problem,
+  redacted,
+  type Check,
+} from './check.js';
+
+function natsWords(error: unknown, where: string): string {
+  const network = networkWords(error) ?? networkWords((error as { cause?: unknown }).cause);
+  if (network !== undefined) return `${where}: ${network}: is nats-server running there?`;
+  const message = messageOf(error);
+  if (/refused|ECONNREFUSED/i.test(message))
+    return `${where}: nothing answers there (connection refused): is nats-server running there?`;
+  if (/authorization|authentication/i.test(message))
+    return `${where} refused the credentials in ORDERFLOW_NATS_URL`;
+  if (/jetstream (is )?not enabled/i.test(message))
+    return `${where} answers but JetStream is not enabled: start nats-server with -js`;
+  return `${where}: ${message}`;
+}
+
+/** NATS (the event log in the scale-out set) accepts a connection and JetStream answers for the account. */
+export function natsCheck(url: string): Check {
+  const where = hostPort(url, 4222);
+  return {
+    name: 'nats',
+    run: async (timeoutMs) => {
+      const [{ connect }, { jetstreamManager }] = await loadDriver('@nats-io', () =>
+        Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]),
+      );
+      let nc: Awaited<ReturnType<typeof connect>>;
+      try {
+        nc = await connect({
+          servers: url,
+          name: 'orderflow-doctor',
+          timeout: timeoutMs,
+          reconnect: false,
+        });
+      } catch (error) {
+        throw new Problem(natsWords(error, where));
+      }
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+        const account = await jsm.getAccountInfo();
+        return `${redacted(url)} answers, JetStream on (${account.streams} streams, ${account.consumers} consumers)`;
+      } catch (error) {
+        throw new Problem(natsWords(error, where));
+      } finally {
+        await nc.close().catch(() => undefined);
+      }
+    },
+  };
+}

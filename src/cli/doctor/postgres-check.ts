@@ -1,0 +1,80 @@
+import {
+  hostPort,
+  loadDriver,
+  messageOf,
+  networkWords,
+  Problem,
+  redacted,
+  type Check,
+} from './check.js';
+
+/** A shell word as `createdb` needs it. */
+const shellWord = (word: string): string =>
+  /^[A-Za-z0-9_.:/@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+
+/** The command that creates the URL's database on its server, as its user. */
+export function createdbCommand(url: string): string {
+  const parsed = new URL(url);
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  const user = decodeURIComponent(parsed.username) || undefined;
+  return [
+    'createdb',
+    ...(parsed.hostname ? ['-h', parsed.hostname.replace(/^\[|\]$/g, '')] : []),
+    '-p',
+    parsed.port || '5432',
+    ...(user ? ['-U', user] : []),
+    database,
+  ]
+    .map(shellWord)
+    .join(' ');
+}
+
+function postgresWords(error: unknown, url: string, where: string): string {
+  const network = networkWords(error);
+  if (network !== undefined) return `${where}: ${network}: is PostgreSQL running there?`;
+  const code = (error as { code?: unknown }).code;
+  const message = messageOf(error);
+  switch (code) {
+    case '3D000':
+      return `${where}: ${message}: create it with \`${createdbCommand(url)}\``;
+    case '28P01':
+      return `${where} refused the password in ORDERFLOW_DATABASE_URL (${message})`;
+    case '28000':
+      return `${where} does not let this user in (${message}): see its pg_hba.conf`;
+    case '57P03':
+      return `${where} is starting up or shutting down: try again in a moment`;
+    case '53300':
+      return `${where} has no connection slots left (max_connections)`;
+  }
+  if (/timeout/i.test(message)) return `${where}: no answer in time (${message})`;
+  return `${where}: ${message}`;
+}
+
+/** PostgreSQL (the source of truth) lets us in and answers `SELECT 1`. */
+export function postgresCheck(url: string): Check {
+  const where = hostPort(url, 5432);
+  return {
+    name: 'postgresql',
+    run: async (timeoutMs) => {
+      const { default: pg } = await loadDriver('pg', () => import('pg'));
+      const client = new pg.Client({
+        connectionString: url,
+        connectionTimeoutMillis: timeoutMs,
+        query_timeout: timeoutMs,
+        application_name: 'orderflow-doctor',
+      });
+      // A connection the server drops later would otherwise be an unhandled 'error'.
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.query('SELECT 1');
+        const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+        return `${redacted(url)} answers SELECT 1 (PostgreSQL ${rows[0]?.server_version ?? '?'})`;
+      } catch (error) {
+        throw new Problem(postgresWords(error, url, where));
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Dead letters through the `orderflow dlq` commands: a consumer that always fails fills the
+ * DLQ. It is added in this test's process (a child service cannot take a test's consumer);
+ * the CLI still runs as child processes over a real socket.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineConsumer } from '../../src/workflow/define-consumer.js';
+import { DEFAULT_KEYS } from '../helpers/http.js';
+import {
+  eventually,
+  placeOrder,
+  startInProcess,
+  type InProcessService,
+} from '../helpers/in-process.js';
+import { describeRun, jsonOf, runCli, type CliRun } from './run-cli.js';
+
+const ORDERS = 3;
+
+interface Letter {
+  id: string;
+  consumer: string;
+  attempts: number;
+  lastError: string;
+  event: { key: string };
+}
+
+let service: InProcessService;
+
+const failing = defineConsumer({
+  name: 'always-fails',
+  on: ['COMPLETED'],
+  retry: { attempts: 1 },
+  handle: () => Promise.reject(new Error('the test consumer always fails')),
+});
+
+async function deadLetters(): Promise<Letter[]> {
+  const res = await service.request<{ deadLetters: Letter[] }>('GET', '/v1/admin/dlq', {
+    key: 'admin',
+  });
+  return res.json.deadLetters;
+}
+
+beforeAll(async () => {
+  service = await startInProcess({ consumers: [failing] });
+  for (let n = 0; n < ORDERS; n++) await placeOrder(service);
+  await eventually(
+    async () => ((await deadLetters()).length === ORDERS ? true : undefined),
+    30_000,
+    `${ORDERS} dead letters`,
+  );
+});
+
+afterAll(async () => {
+  await service?.close();
+});
+
+function cli(args: readonly string[]): Promise<CliRun> {
+  return runCli([...args, '--url', service.url], { ORDERFLOW_ADMIN_KEY: DEFAULT_KEYS.admin });
+}
+
+describe('orderflow dlq', () => {
+  it('list: by consumer, paged', async () => {
+    const run = await cli(['dlq', 'list', '--consumer', 'always-fails', '--limit', '2', '--json']);
+    expect(run.code, describeRun(run)).toBe(0);
+    const page = jsonOf<{ deadLetters: Letter[]; total: number }>(run);
+    expect(page.total).toBe(ORDERS);
+    expect(page.deadLetters).toHaveLength(2);
+    expect(page.deadLetters.every(({ consumer }) => consumer === 'always-fails')).toBe(true);
+    const next = jsonOf<{ deadLetters: Letter[] }>(
+      await cli(['dlq', 'list', '--consumer', 'always-fails', '--offset', '2', '--json']),
+    );
+    expect(next.deadLetters).toHaveLength(1);
+    const other = jsonOf<{ total: number }>(
+      await cli(['dlq', 'list', '--consumer', 'analytics', '--json']),
+    );
+    expect(other.total).toBe(0);
+    const text = await cli(['dlq', 'list', '--limit', '2']);
+    expect(text.stdout).toMatch(/^ID\s+CONSUMER\s+EVENT\s+ORDER\s+ATTEMPTS\s+AT\s+LAST ERROR$/m);
+    expect(text.stdout).toContain(`1–2 of ${ORDERS}; next page: --offset 2`);
+  });
+
+  it('show: one letter in full', async () => {
+    const [letter] = await deadLetters();
+    if (!letter) throw new Error('no dead letter');
+    const run = await cli(['dlq', 'show', letter.id, '--json']);
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(jsonOf(run)).toMatchObject({
+      id: letter.id,
+      consumer: 'always-fails',
+      lastError: expect.stringContaining('always fails') as unknown,
+    });
+    const missing = await cli(['dlq', 'show', 'no-such-letter']);
+    expect(missing.code, describeRun(missing)).toBe(2);
+  });
+
+  it('redrive --all: each letter once more, with a progress bar on stderr', async () => {
+    const before = await deadLetters();
+    const run = await cli([
+      ...['dlq', 'redrive', '--all', '--consumer', 'always-fails', '--progress', '--json'],
+    ]);
+    expect(run.code, describeRun(run)).toBe(0);
+    const result = jsonOf<{ redriven: string[]; failed: unknown[] }>(run);
+    expect(result.redriven.sort()).toEqual(before.map(({ id }) => id).sort());
+    expect(result.failed).toEqual([]);
+    expect(run.stderr).toContain(`redriving [${'#'.repeat(30)}] ${ORDERS}/${ORDERS} 100%`);
+    // Each was delivered once more: the consumer failed again, and it is back, one more attempt on it.
+    await eventually(
+      async () => {
+        const after = await deadLetters();
+        return after.length === ORDERS && after.every(({ attempts }) => attempts > 1)
+          ? true
+          : undefined;
+      },
+      30_000,
+      'the redriven letters to fail once more',
+    );
+  });
+
+  it('redrive needs an id or --all', async () => {
+    const run = await cli(['dlq', 'redrive']);
+    expect(run.code, describeRun(run)).toBe(1);
+    expect(run.stderr).toContain('--all');
+  });
+});
