@@ -50,6 +50,10 @@ export class AdminClient {
     return this.send<T>('PUT', path, body);
   }
 
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>('DELETE', path);
+  }
+
   private async send<T>(method: string, path: string, body?: unknown): Promise<T> {
     const { timeoutMs } = this;
     const headers: Record<string, string> = { accept: 'application/json' };

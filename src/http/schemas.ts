@@ -173,6 +173,10 @@ export const RedriveAccepted = z
   .object({ id: z.string(), redriven: z.literal(true) })
   .describe('The dead letter is delivered to its consumer once more');
 
+export const DiscardDone = z
+  .object({ id: z.string(), discarded: z.literal(true) })
+  .describe('The dead letter is gone for good; the event stays in the log');
+
 export const StatsView = z.object({
   orders: z.record(Status, z.int()),
   consumers: z.record(z.string(), z.object({ lag: z.int(), inFlight: z.int(), dlq: z.int() })),

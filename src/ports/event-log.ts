@@ -30,6 +30,12 @@ export interface EventLog {
   redrive(deadLetterId: string): Promise<boolean>;
 
   /**
+   * Removes a dead letter for good (an operator decided it needs nothing more); the event
+   * stays in the log and its group's outcome stays `dead`. False when there is no such letter.
+   */
+  discard(deadLetterId: string): Promise<boolean>;
+
+  /**
    * Re-delivers to one group every event from `from` on; other groups are not disturbed.
    * Consumers are idempotent, so a replay changes nothing it already did.
    */

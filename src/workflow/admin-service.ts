@@ -51,6 +51,12 @@ export class AdminService {
       throw new TerminalError('not_found', `no dead letter ${deadLetterId}`);
   }
 
+  /** `not_found` when there is no such letter. */
+  async discard(deadLetterId: string): Promise<void> {
+    if (!(await this.deps.log.discard(deadLetterId)))
+      throw new TerminalError('not_found', `no dead letter ${deadLetterId}`);
+  }
+
   async stats(): Promise<Stats> {
     const { orders, log, outbox, sync } = this.deps;
     const [counts, consumers, backlog] = await Promise.all([

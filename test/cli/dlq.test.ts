@@ -116,6 +116,20 @@ describe('orderflow dlq', () => {
     );
   });
 
+  it('discard: a letter gone for good, a second discard of it refused', async () => {
+    const before = await deadLetters();
+    const letter = before[0];
+    if (!letter) throw new Error('no dead letter');
+    const run = await cli(['dlq', 'discard', letter.id, '--json']);
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(jsonOf(run)).toEqual({ discarded: [letter.id] });
+    const after = await deadLetters();
+    expect(after.map(({ id }) => id)).not.toContain(letter.id);
+    expect(after).toHaveLength(before.length - 1);
+    const again = await cli(['dlq', 'discard', letter.id]);
+    expect(again.code, describeRun(again)).toBe(2);
+  });
+
   it('redrive needs an id or --all', async () => {
     const run = await cli(['dlq', 'redrive']);
     expect(run.code, describeRun(run)).toBe(1);

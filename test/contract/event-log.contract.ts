@@ -311,6 +311,30 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       expect(first?.outcomes.g).toEqual({ state: 'dead', attempts: 2, lastError: 'gave up' });
     });
 
+    it('discards a dead letter for good; its event stays in the log, its outcome dead', async () => {
+      const log = open();
+      await log.append([event(1)]);
+      const collector = new Collector((d) => d.term('unwanted'));
+      consume(log, 'g', collector);
+      const [letter] = await eventually(async () => {
+        const found = await log.deadLetters(10);
+        expect(found).toHaveLength(1);
+        return found;
+      });
+      expect(await log.discard(letter?.id ?? '')).toBe(true);
+      expect(await log.deadLetters(10)).toEqual([]);
+      await eventually(async () =>
+        expect((await log.stats()).g).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
+      );
+      expect(await log.discard(letter?.id ?? '')).toBe(false);
+      expect(await log.discard('no-such-letter')).toBe(false);
+      expect(await log.redrive(letter?.id ?? '')).toBe(false);
+      const [only] = await log.trace('k1');
+      expect(only?.event.id).toBe('e1');
+      expect(only?.outcomes.g?.state).toBe('dead');
+      expect(collector.deliveries).toHaveLength(1);
+    });
+
     it('redrives a dead letter once, to its own group only', async () => {
       const log = open();
       await log.append([event(1)]);

@@ -24,6 +24,7 @@ export function deferredEventLog(opening: Promise<EventLog>): EventLog {
     },
     deadLetters: async (limit) => (await opening).deadLetters(limit),
     redrive: async (id) => (await opening).redrive(id),
+    discard: async (id) => (await opening).discard(id),
     replay: async (group, from) => (await opening).replay(group, from),
     stats: async () => (await opening).stats(),
     trace: async (key) => (await opening).trace(key),

@@ -164,6 +164,19 @@ export async function redriveDeadLetter(context: NatsContext, id: string): Promi
   }
 }
 
+/** Removes a dead letter from the DLQ stream; false when there is no such letter. */
+export async function discardDeadLetter(context: NatsContext, id: string): Promise<boolean> {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return false;
+  const { jsm, names } = context;
+  try {
+    return await jsm.streams.deleteMessage(names.deadLetterStream, Number(id), false);
+  } catch (error) {
+    // No such message (never there, redriven or discarded meanwhile).
+    if (error instanceof JetStreamApiError) return false;
+    throw error;
+  }
+}
+
 /** Dead letters per DLQ subject (`<ns>.dlq.<group>`). */
 export async function deadLetterCounts(context: NatsContext): Promise<Record<string, number>> {
   const { jsm, names } = context;

@@ -15,7 +15,12 @@ import type {
 } from '../../ports/event-log.js';
 import { decodeEvent, encodeData, eventHeaders, isRedriveCopy } from './nats-codec.js';
 import { NatsLink, PUBLISH_TIMEOUT_MS, unavailable, type NatsContext } from './nats-connection.js';
-import { deadLetterCounts, listDeadLetters, redriveDeadLetter } from './nats-dead-letters.js';
+import {
+  deadLetterCounts,
+  discardDeadLetter,
+  listDeadLetters,
+  redriveDeadLetter,
+} from './nats-dead-letters.js';
 import { NatsDroppedWatch } from './nats-dropped-watch.js';
 import {
   deliveryLimit,
@@ -132,6 +137,10 @@ export class NatsEventLog implements EventLog {
 
   redrive(deadLetterId: string): Promise<boolean> {
     return this.call(() => redriveDeadLetter(this.context, deadLetterId));
+  }
+
+  discard(deadLetterId: string): Promise<boolean> {
+    return this.call(() => discardDeadLetter(this.context, deadLetterId));
   }
 
   /**

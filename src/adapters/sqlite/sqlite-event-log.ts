@@ -29,6 +29,10 @@ const SELECT_DEAD_LETTERS = `SELECT d.id AS dead_id, d.group_name, d.attempts, d
 const SELECT_DEAD_LETTER =
   'SELECT group_name, seq, attempts, last_error FROM dead_letters WHERE id = ?';
 const DELETE_DEAD_LETTER = 'DELETE FROM dead_letters WHERE id = ?';
+const KEEP_DEAD = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
+  VALUES (?, ?, ?, 0, ?, 'dead')
+  ON CONFLICT (group_name, seq) DO UPDATE SET state = 'dead', attempts = excluded.attempts,
+    last_error = excluded.last_error`;
 const REDRIVE = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
   VALUES (?, ?, ?, ?, ?, 'redrive')
   ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
@@ -183,6 +187,27 @@ export class SqliteEventLog implements EventLog {
     if (!letter) return false;
     this.groups.get(letter.group_name)?.scheduleRetry(letter.seq, letter.attempts, 0);
     return true;
+  }
+
+  /** The group's outcome stays `dead` (in `retries`) once the letter that said so is gone. */
+  async discard(deadLetterId: string): Promise<boolean> {
+    return this.database.write((db) => {
+      const row = db
+        .statement<
+          [string],
+          { group_name: string; seq: number; attempts: number; last_error: string }
+        >(SELECT_DEAD_LETTER)
+        .get(deadLetterId);
+      if (!row) return false;
+      db.statement<[string], never>(DELETE_DEAD_LETTER).run(deadLetterId);
+      db.statement<[string, number, number, string], never>(KEEP_DEAD).run(
+        row.group_name,
+        row.seq,
+        row.attempts,
+        row.last_error,
+      );
+      return true;
+    });
   }
 
   /**

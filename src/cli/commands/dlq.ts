@@ -114,6 +114,18 @@ export function registerDlq(program: Command): void {
       return redriveAll(client, output, options);
     }),
   );
+
+  addClientOptions(
+    dlq
+      .command('discard')
+      .argument('<id>', 'the dead letter to remove for good')
+      .description('remove a dead letter for good (its event stays in the log)'),
+  ).action((id: string, options: ClientOptions) =>
+    withClient(options, async ({ client, output }) => {
+      await client.delete(`/v1/admin/dlq/${encodeURIComponent(id)}`);
+      print(output, { discarded: [id] }, () => `discarded: ${id}`);
+    }),
+  );
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   AdminProductView,
   DeadLetterIdParams,
   DeadLettersView,
+  DiscardDone,
   ERROR_RESPONSES,
   OrderIdParams,
   PutProductBody,
@@ -111,6 +112,24 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
       const { id } = request.params;
       await orUnavailable(admin.redrive(id), 'the event log');
       return reply.code(202).send({ id, redriven: true as const });
+    },
+  );
+
+  app.delete(
+    '/v1/admin/dlq/:id',
+    {
+      schema: {
+        summary: 'Discard a dead letter for good (its event stays in the log)',
+        tags,
+        security: SECURED,
+        params: DeadLetterIdParams,
+        response: { 200: DiscardDone, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      await orUnavailable(admin.discard(id), 'the event log');
+      return { id, discarded: true as const };
     },
   );
 
