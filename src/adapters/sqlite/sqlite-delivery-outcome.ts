@@ -8,7 +8,11 @@ const RETRY_WAIT = `INSERT INTO retries (group_name, seq, attempts, not_before, 
   VALUES (?, ?, ?, ?, ?, 'waiting')
   ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
     not_before = excluded.not_before, last_error = COALESCE(excluded.last_error, last_error), state = 'waiting'`;
-const RETRY_DEAD = `UPDATE retries SET state = 'dead', attempts = ?, last_error = ? WHERE group_name = ? AND seq = ?`;
+/** Also for a first delivery (no retries row yet): the outcome outlives its dead letter (a discard). */
+const RETRY_DEAD = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
+  VALUES (?, ?, ?, 0, ?, 'dead')
+  ON CONFLICT (group_name, seq) DO UPDATE SET state = 'dead', attempts = excluded.attempts,
+    last_error = excluded.last_error`;
 const INSERT_DEAD_LETTER = `INSERT OR REPLACE INTO dead_letters (id, group_name, seq, attempts, last_error, at)
   VALUES (?, ?, ?, ?, ?, ?)`;
 
@@ -73,11 +77,11 @@ export function termOutcome(group: string, handout: Handout, reason: string, at:
         reason,
         at,
       );
-      db.statement<[number, string, string, number], never>(RETRY_DEAD).run(
-        handout.attempt,
-        reason,
+      db.statement<[string, number, number, string], never>(RETRY_DEAD).run(
         group,
         seq,
+        handout.attempt,
+        reason,
       );
     },
   };

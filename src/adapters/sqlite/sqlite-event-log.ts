@@ -29,10 +29,6 @@ const SELECT_DEAD_LETTERS = `SELECT d.id AS dead_id, d.group_name, d.attempts, d
 const SELECT_DEAD_LETTER =
   'SELECT group_name, seq, attempts, last_error FROM dead_letters WHERE id = ?';
 const DELETE_DEAD_LETTER = 'DELETE FROM dead_letters WHERE id = ?';
-const KEEP_DEAD = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
-  VALUES (?, ?, ?, 0, ?, 'dead')
-  ON CONFLICT (group_name, seq) DO UPDATE SET state = 'dead', attempts = excluded.attempts,
-    last_error = excluded.last_error`;
 const REDRIVE = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
   VALUES (?, ?, ?, ?, ?, 'redrive')
   ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
@@ -167,14 +163,8 @@ export class SqliteEventLog implements EventLog {
   async redrive(deadLetterId: string): Promise<boolean> {
     const now = this.clock.now();
     const letter = await this.database.write((db) => {
-      const row = db
-        .statement<
-          [string],
-          { group_name: string; seq: number; attempts: number; last_error: string }
-        >(SELECT_DEAD_LETTER)
-        .get(deadLetterId);
+      const row = takeDeadLetter(db, deadLetterId);
       if (!row) return undefined;
-      db.statement<[string], never>(DELETE_DEAD_LETTER).run(deadLetterId);
       db.statement<[string, number, number, number, string], never>(REDRIVE).run(
         row.group_name,
         row.seq,
@@ -189,25 +179,9 @@ export class SqliteEventLog implements EventLog {
     return true;
   }
 
-  /** The group's outcome stays `dead` (in `retries`) once the letter that said so is gone. */
-  async discard(deadLetterId: string): Promise<boolean> {
-    return this.database.write((db) => {
-      const row = db
-        .statement<
-          [string],
-          { group_name: string; seq: number; attempts: number; last_error: string }
-        >(SELECT_DEAD_LETTER)
-        .get(deadLetterId);
-      if (!row) return false;
-      db.statement<[string], never>(DELETE_DEAD_LETTER).run(deadLetterId);
-      db.statement<[string, number, number, string], never>(KEEP_DEAD).run(
-        row.group_name,
-        row.seq,
-        row.attempts,
-        row.last_error,
-      );
-      return true;
-    });
+  /** The group's outcome stays `dead`: the term recorded it in `retries` beside the letter. */
+  discard(deadLetterId: string): Promise<boolean> {
+    return this.database.write((db) => takeDeadLetter(db, deadLetterId) !== undefined);
   }
 
   /**
@@ -388,4 +362,18 @@ export class SqliteEventLog implements EventLog {
 
 function withError(outcome: DeliveryOutcome, lastError: string | null): DeliveryOutcome {
   return lastError === null ? outcome : { ...outcome, lastError };
+}
+
+/** Removes a dead letter inside a write op; what it said, or undefined when there was none. */
+function takeDeadLetter(
+  db: SqliteDatabase,
+  deadLetterId: string,
+): { group_name: string; seq: number; attempts: number; last_error: string } | undefined {
+  const row = db
+    .statement<[string], { group_name: string; seq: number; attempts: number; last_error: string }>(
+      SELECT_DEAD_LETTER,
+    )
+    .get(deadLetterId);
+  if (row) db.statement<[string], never>(DELETE_DEAD_LETTER).run(deadLetterId);
+  return row;
 }
