@@ -120,14 +120,15 @@ function describeCoded(error: TerminalError | RetryableError): ErrorAnswer {
     return retryable ? serviceUnavailable(seconds(error.retryAfterMs)) : INTERNAL;
   }
   const status = ERROR_CATALOG[error.code];
-  // A retryable refusal says when to come back; so does every 503.
-  const retryAfterMs = retryable ? error.retryAfterMs : undefined;
+  // A retryable error, a refusal by a limit that resets and every 503 say when to come back.
+  const { retryAfterMs } = error;
+  const saysWhen = retryable || retryAfterMs !== undefined || status === 503;
   return {
     status,
     code: error.code,
     message: error.message,
     details: error.details,
-    retryAfterSeconds: retryable || status === 503 ? seconds(retryAfterMs) : undefined,
+    retryAfterSeconds: saysWhen ? seconds(retryAfterMs) : undefined,
     serverSide: status >= 500,
   };
 }

@@ -88,18 +88,8 @@ export async function runIdempotent(
     // that landed after all): the key stays bound to its ref. The answer is the original
     // error; a key we could not mark stays claimed until its claim lapses, and is then
     // resumed the same way.
-    const refused = isRefusal(error);
+    const refused = error instanceof TerminalError;
     await (refused ? store.release(scope, key) : store.abandon(scope, key)).catch(onAbandonFailed);
     throw error;
   }
 }
-
-/** The use case said no before writing anything: a TerminalError, or a limit (declines). */
-function isRefusal(error: unknown): boolean {
-  return (
-    error instanceof TerminalError || (error instanceof RetryableError && REFUSALS.has(error.code))
-  );
-}
-
-/** Retryable codes that are still refusals: nothing was written, come back later. */
-const REFUSALS: ReadonlySet<string> = new Set(['too_many_declines']);

@@ -1,4 +1,4 @@
-import { RetryableError, TerminalError } from '../domain/errors.js';
+import { TerminalError } from '../domain/errors.js';
 import { eventIdOf, logTypeOf, orderIdOf, type OrderEvent } from '../domain/events.js';
 import { total } from '../domain/money.js';
 import { isCancellable } from '../domain/status.js';
@@ -74,10 +74,10 @@ export class Intake {
       ip: caller.ip,
     };
     if (await declines?.blocked(subject)) {
-      throw new RetryableError(
+      throw new TerminalError(
         'too_many_declines',
         'too many declined payments in the last hour; try again later',
-        600_000,
+        { retryAfterMs: 600_000 },
       );
     }
     let orderId = attempt.orderId ?? newId();

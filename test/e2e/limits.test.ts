@@ -50,6 +50,8 @@ describe('card-testing defence', () => {
     const res = await svc.placeOrder({ ...customer });
     expect(res.status).toBe(429);
     expect(errorCode(res.json)).toBe('too_many_declines');
+    // A refusal by a limit that resets says when to ask again: the decline window's 10 minutes.
+    expect(res.headers['retry-after']).toBe('600');
     expect(totalOrders(await svc.stats())).toBe(before);
   });
 });
