@@ -57,7 +57,9 @@ export class ConsumerRunner {
     private readonly logger: Logger,
     private readonly metrics: Metrics,
   ) {
-    this.policy = { ...DEFAULT_RETRY_POLICY, ...spec.policy };
+    // What the spec leaves unset (also as undefined) keeps its default.
+    const given = Object.entries(spec.policy ?? {}).filter(([, value]) => value !== undefined);
+    this.policy = { ...DEFAULT_RETRY_POLICY, ...Object.fromEntries(given) };
   }
 
   get group(): string {

@@ -222,15 +222,9 @@ export class Service {
       concurrency: definition.concurrency ?? 16,
       startAt: definition.from ?? 'now',
       policy: {
-        ...(definition.retry?.attempts === undefined
-          ? {}
-          : { maxAttempts: definition.retry.attempts }),
-        ...(definition.retry?.baseDelayMs === undefined
-          ? {}
-          : { baseDelayMs: definition.retry.baseDelayMs }),
-        ...(definition.retry?.maxDelayMs === undefined
-          ? {}
-          : { maxDelayMs: definition.retry.maxDelayMs }),
+        maxAttempts: definition.retry?.attempts,
+        baseDelayMs: definition.retry?.baseDelayMs,
+        maxDelayMs: definition.retry?.maxDelayMs,
       },
       handle: fanOutHandler(definition, this.backends),
     };
