@@ -98,3 +98,27 @@ export async function loadDriver<T>(name: string, load: () => Promise<T>): Promi
     );
   }
 }
+
+/**
+ * A check of one engine at `url`: `probe` talks to it and says what it saw; what it throws is
+ * worded for the operator by `words` (a `Problem` it throws itself, a missing driver say, as is).
+ */
+export function engineCheck(
+  name: string,
+  url: string,
+  defaultPort: number,
+  words: (error: unknown, where: string) => string,
+  probe: (timeoutMs: number) => Promise<string>,
+): Check {
+  const where = hostPort(url, defaultPort);
+  return {
+    name,
+    run: async (timeoutMs) => {
+      try {
+        return await probe(timeoutMs);
+      } catch (error) {
+        throw error instanceof Problem ? error : new Problem(words(error, where));
+      }
+    },
+  };
+}

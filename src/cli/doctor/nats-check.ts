@@ -1,12 +1,4 @@
-import {
-  hostPort,
-  loadDriver,
-  messageOf,
-  networkWords,
-  Problem,
-  redacted,
-  type Check,
-} from './check.js';
+import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted } from './check.js';
 
 function natsWords(error: unknown, where: string): string {
   const network = networkWords(error) ?? networkWords((error as { cause?: unknown }).cause);
@@ -23,33 +15,22 @@ function natsWords(error: unknown, where: string): string {
 
 /** NATS (the event log in the scale-out set) accepts a connection and JetStream answers for the account. */
 export function natsCheck(url: string): Check {
-  const where = hostPort(url, 4222);
-  return {
-    name: 'nats',
-    run: async (timeoutMs) => {
-      const [{ connect }, { jetstreamManager }] = await loadDriver('@nats-io', () =>
-        Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]),
-      );
-      let nc: Awaited<ReturnType<typeof connect>>;
-      try {
-        nc = await connect({
-          servers: url,
-          name: 'orderflow-doctor',
-          timeout: timeoutMs,
-          reconnect: false,
-        });
-      } catch (error) {
-        throw new Problem(natsWords(error, where));
-      }
-      try {
-        const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
-        const account = await jsm.getAccountInfo();
-        return `${redacted(url)} answers, JetStream on (${account.streams} streams, ${account.consumers} consumers)`;
-      } catch (error) {
-        throw new Problem(natsWords(error, where));
-      } finally {
-        await nc.close().catch(() => undefined);
-      }
-    },
-  };
+  return engineCheck('nats', url, 4222, natsWords, async (timeoutMs) => {
+    const [{ connect }, { jetstreamManager }] = await loadDriver('@nats-io', () =>
+      Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]),
+    );
+    const nc = await connect({
+      servers: url,
+      name: 'orderflow-doctor',
+      timeout: timeoutMs,
+      reconnect: false,
+    });
+    try {
+      const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
+      const account = await jsm.getAccountInfo();
+      return `${redacted(url)} answers, JetStream on (${account.streams} streams, ${account.consumers} consumers)`;
+    } finally {
+      await nc.close().catch(() => undefined);
+    }
+  });
 }

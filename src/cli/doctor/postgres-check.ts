@@ -1,12 +1,4 @@
-import {
-  hostPort,
-  loadDriver,
-  messageOf,
-  networkWords,
-  Problem,
-  redacted,
-  type Check,
-} from './check.js';
+import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted } from './check.js';
 
 /** A shell word as `createdb` needs it. */
 const shellWord = (word: string): string =>
@@ -52,29 +44,24 @@ function postgresWords(error: unknown, url: string, where: string): string {
 
 /** PostgreSQL (the source of truth) lets us in and answers `SELECT 1`. */
 export function postgresCheck(url: string): Check {
-  const where = hostPort(url, 5432);
-  return {
-    name: 'postgresql',
-    run: async (timeoutMs) => {
-      const { default: pg } = await loadDriver('pg', () => import('pg'));
-      const client = new pg.Client({
-        connectionString: url,
-        connectionTimeoutMillis: timeoutMs,
-        query_timeout: timeoutMs,
-        application_name: 'orderflow-doctor',
-      });
-      // A connection the server drops later would otherwise be an unhandled 'error'.
-      client.on('error', () => undefined);
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-        return `${redacted(url)} answers SELECT 1 (PostgreSQL ${rows[0]?.server_version ?? '?'})`;
-      } catch (error) {
-        throw new Problem(postgresWords(error, url, where));
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
-  };
+  const words = (error: unknown, where: string) => postgresWords(error, url, where);
+  return engineCheck('postgresql', url, 5432, words, async (timeoutMs) => {
+    const { default: pg } = await loadDriver('pg', () => import('pg'));
+    const client = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: timeoutMs,
+      query_timeout: timeoutMs,
+      application_name: 'orderflow-doctor',
+    });
+    // A connection the server drops later would otherwise be an unhandled 'error'.
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+      return `${redacted(url)} answers SELECT 1 (PostgreSQL ${rows[0]?.server_version ?? '?'})`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  });
 }

@@ -1,12 +1,4 @@
-import {
-  hostPort,
-  loadDriver,
-  messageOf,
-  networkWords,
-  Problem,
-  redacted,
-  type Check,
-} from './check.js';
+import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted } from './check.js';
 
 function redisWords(error: unknown, where: string): string {
   const network = networkWords(error);
@@ -23,33 +15,29 @@ function redisWords(error: unknown, where: string): string {
 
 /** Redis (the hot store in the scale-out set) answers PING. */
 export function redisCheck(url: string): Check {
-  const where = hostPort(url, 6379);
-  return {
-    name: 'redis',
-    run: async (timeoutMs) => {
-      const { Redis } = await loadDriver('ioredis', () => import('ioredis'));
-      const client = new Redis(url, {
-        lazyConnect: true,
-        connectTimeout: timeoutMs,
-        commandTimeout: timeoutMs,
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-      });
-      // connect() rejects with "Connection is closed."; the socket's own error says why.
-      let cause: unknown;
-      client.on('error', (error: unknown) => {
-        cause ??= error;
-      });
-      try {
-        await client.connect();
-        const answer = await client.ping();
-        return `${redacted(url)} answers PING (${answer})`;
-      } catch (error) {
-        throw new Problem(redisWords(cause ?? error, where));
-      } finally {
-        client.disconnect();
-      }
-    },
-  };
+  return engineCheck('redis', url, 6379, redisWords, async (timeoutMs) => {
+    const { Redis } = await loadDriver('ioredis', () => import('ioredis'));
+    const client = new Redis(url, {
+      lazyConnect: true,
+      connectTimeout: timeoutMs,
+      commandTimeout: timeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    // connect() rejects with "Connection is closed."; the socket's own error says why.
+    let cause: unknown;
+    client.on('error', (error: unknown) => {
+      cause ??= error;
+    });
+    try {
+      await client.connect();
+      const answer = await client.ping();
+      return `${redacted(url)} answers PING (${answer})`;
+    } catch (error) {
+      throw cause ?? error;
+    } finally {
+      client.disconnect();
+    }
+  });
 }
