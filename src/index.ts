@@ -6,6 +6,7 @@ export {
   type ConsumerDefinition,
 } from './workflow/define-consumer.js';
 export { loadConfig, type Config } from './runtime/config.js';
+export { startTelemetry, type Telemetry, type TelemetryOptions } from './runtime/telemetry.js';
 export { TerminalError, RetryableError } from './domain/errors.js';
 export type { Order, OrderLine } from './domain/order.js';
 export type { OrderStatus } from './domain/status.js';

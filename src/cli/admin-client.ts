@@ -7,6 +7,18 @@ export function defaultUrl(env: NodeJS.ProcessEnv = process.env): string {
   return `http://127.0.0.1:${port ? port : '3000'}`;
 }
 
+/** `path?name=value&…` for the parameters that are set. */
+export function withQuery(
+  path: string,
+  params: Readonly<Record<string, string | number | undefined>>,
+): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) query.set(name, String(value));
+  const text = query.toString();
+  return text === '' ? path : `${path}?${text}`;
+}
+
 /** How many times a `429 rate_limited` is waited out (its `Retry-After`, at most 5 s) before it counts. */
 const RATE_LIMIT_ATTEMPTS = 3;
 const RETRY_AFTER_CAP_MS = 5_000;

@@ -52,8 +52,26 @@ export interface DeadLetter {
   readonly at: string;
 }
 
+/** `GET /v1/admin/dlq`: one page, oldest first. */
 export interface DeadLetters {
   readonly deadLetters: readonly DeadLetter[];
+  /** Absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface OrderSummary {
+  readonly orderId: string;
+  readonly status: string;
+  readonly customerId: string;
+  readonly total: Money;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+/** `GET /v1/admin/orders`: one page, newest first. */
+export interface OrderList {
+  readonly orders: readonly OrderSummary[];
+  readonly nextCursor?: string;
 }
 
 export interface GroupStats {
@@ -74,10 +92,27 @@ export interface SyncReport {
 }
 
 export interface ReplayAccepted {
+  readonly jobId: string;
   readonly consumer: string;
   readonly fromSeq?: number;
   readonly fromTime?: string;
+  readonly from: number;
+  readonly through: number;
+}
+
+/** `GET /v1/admin/replay/{jobId}`. */
+export interface ReplayJob {
+  readonly jobId: string;
+  readonly consumer: string;
+  readonly from: number;
+  readonly through: number;
+  readonly delivered: number;
+  readonly total: number;
+  readonly done: boolean;
 }
 
 /** The most dead letters `GET /v1/admin/dlq` lists at once (oldest first). */
 export const DLQ_PAGE_MAX = 1000;
+
+/** The most orders `GET /v1/admin/orders` lists at once (newest first). */
+export const ORDER_PAGE_MAX = 500;

@@ -86,12 +86,24 @@ export function report(output: Output, error: unknown): ExitCode {
   return EXIT.problem;
 }
 
-/** A commander argument parser for a whole number ≥ `min`. */
-export function integerAtLeast(min: number): (text: string) => number {
+/** A commander argument parser for a whole number ≥ `min` (and ≤ `max` when given). */
+export function integerAtLeast(min: number, max?: number): (text: string) => number {
   return (text) => {
     const value = Number(text);
-    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min)
-      throw new InvalidArgumentError(`must be a whole number ≥ ${min}`);
+    const tooLarge = max !== undefined && value > max;
+    if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min || tooLarge)
+      throw new InvalidArgumentError(
+        max === undefined
+          ? `must be a whole number ≥ ${min}`
+          : `must be a whole number from ${min} to ${max}`,
+      );
     return value;
   };
+}
+
+/** `--limit` (1 to `max`, default 50) and `--cursor`: the options of a command that pages. */
+export function addPageOptions(command: Command, max: number): Command {
+  return command
+    .option('--limit <n>', `at most this many (up to ${max})`, integerAtLeast(1, max), 50)
+    .option('--cursor <cursor>', 'the next page: the cursor the page before printed');
 }

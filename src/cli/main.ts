@@ -2,8 +2,10 @@
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Command } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { ConfigError } from '../runtime/config.js';
+import { createLogger } from '../runtime/logger.js';
+import { startTelemetry, type Telemetry } from '../runtime/telemetry.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -38,8 +40,13 @@ const program = new Command()
   .version(packageVersion(), '-V, --version', 'print the version')
   .showHelpAfterError('(orderflow help <command> shows its options)');
 
-/** Drains on SIGTERM / SIGINT and exits; a second signal exits at once. */
-function exitOnSignals(running: Running, logger: Logger): void {
+interface Started {
+  readonly running: Running;
+  readonly telemetry: Telemetry;
+}
+
+/** Drains on SIGTERM / SIGINT, exports the spans still pending and exits; a second signal exits at once. */
+function exitOnSignals({ running, telemetry }: Started, logger: Logger): void {
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {
@@ -48,27 +55,41 @@ function exitOnSignals(running: Running, logger: Logger): void {
     }
     stopping = true;
     logger.info({ signal }, 'draining');
-    running.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: String(error) }, 'stop failed');
-        process.exit(1);
-      },
-    );
+    running
+      .stop()
+      .then(() => telemetry.shutdown())
+      .then(
+        () => {
+          logger.info('stopped');
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'stop failed');
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-async function startOrExit(options: StartOptions, logger: Logger): Promise<Running> {
+/** Tracing first (before the service opens), then the service; a failure of either exits 1. */
+async function startOrExit(
+  options: StartOptions,
+  logger: Logger,
+  command: 'start' | 'pipeline',
+): Promise<Started> {
   try {
-    return await startOrderflow({ ...options, logger });
+    const telemetry = await startTelemetry({
+      logger,
+      resource: { 'service.version': packageVersion(), 'orderflow.process': command },
+    });
+    return { running: await startOrderflow({ ...options, logger }), telemetry };
   } catch (error) {
-    const message = error instanceof ConfigError ? error.message : String(error);
-    logger.fatal({ err: message }, 'orderflow could not start');
+    // A configuration mistake is told in its own words; anything else with its stack.
+    if (error instanceof ConfigError)
+      logger.fatal({ reason: error.message }, 'orderflow could not start');
+    else logger.fatal({ err: error }, 'orderflow could not start');
     process.exit(1);
   }
 }
@@ -84,15 +105,16 @@ program
     'modules whose default export is a consumer (defineConsumer) or a list of them',
   )
   .action(async (options: { consumer?: string[] }) => {
-    const logger = pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
-    const running = await startOrExit(
+    const logger = createLogger('orderflow');
+    const started = await startOrExit(
       {
         consumers: await loadPlugins(options.consumer ?? []),
         pipeline: { entry: fileURLToPath(import.meta.url), args: consumerArgs(options.consumer) },
       },
       logger,
+      'start',
     );
-    exitOnSignals(running, logger);
+    exitOnSignals(started, logger);
   });
 
 program
@@ -100,14 +122,15 @@ program
   .description('the embedded pipeline process that `start` runs beside its API')
   .option('--consumer <module...>', 'as for start')
   .action(async (options: { consumer?: string[] }) => {
-    const logger = pino({ name: 'orderflow-pipeline', level: process.env['LOG_LEVEL'] ?? 'info' });
-    const running = await startOrExit(
+    const logger = createLogger('orderflow-pipeline');
+    const started = await startOrExit(
       { consumers: await loadPlugins(options.consumer ?? []), serve: false },
       logger,
+      'pipeline',
     );
     // The API process is gone (killed, crashed): the pipeline goes too, at once.
     process.on('disconnect', () => process.exit(0));
-    exitOnSignals(running, logger);
+    exitOnSignals(started, logger);
   });
 
 registerDlq(program);

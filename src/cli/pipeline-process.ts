@@ -1,6 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { setPriority } from 'node:os';
 import type { Logger } from 'pino';
+import type { MetricFamilies } from '../runtime/metrics-render.js';
+import { PipelineMetricsChannel } from './pipeline-metrics.js';
 
 /** How much lower the pipeline's CPU priority is than the API's (a nice value, 0–19). */
 const PIPELINE_NICENESS = 10;
@@ -8,6 +10,8 @@ const RESPAWN_DELAY_MS = 500;
 /** The pipeline's writes gather this long per commit unless ORDERFLOW_SQLITE_COMMIT_WINDOW says otherwise. */
 const PIPELINE_COMMIT_WINDOW = '4ms';
 const STOP_DEADLINE_MS = 30_000;
+/** How long a scrape of the API waits for the pipeline's metrics before going on without. */
+const METRICS_TIMEOUT_MS = 1_000;
 
 /**
  * The embedded default's pipeline (the saga, the consumers, the schedules) in a child
@@ -15,10 +19,12 @@ const STOP_DEADLINE_MS = 30_000;
  * event loop only validates, makes its one durable write and answers, and background work
  * takes the CPU the checkout leaves. Both processes see each other's commits within a few
  * milliseconds (see `SqliteDatabase.onOtherCommit`). The child dies with this process (its
- * IPC channel closes), and is started again if it dies alone.
+ * IPC channel closes), and is started again if it dies alone. Its metrics reach the API's
+ * `/metrics` over the same channel (`metrics`).
  */
 export class PipelineProcess {
   private child: ChildProcess | undefined;
+  private channel: PipelineMetricsChannel | undefined;
   private stopping = false;
   private exited: Promise<void> = Promise.resolve();
 
@@ -38,11 +44,12 @@ export class PipelineProcess {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
+    this.channel = new PipelineMetricsChannel(child);
     if (child.pid !== undefined) {
       try {
         setPriority(child.pid, PIPELINE_NICENESS);
       } catch (error) {
-        this.logger.warn({ err: String(error) }, 'could not lower the pipeline process priority');
+        this.logger.warn({ err: error }, 'could not lower the pipeline process priority');
       }
     }
     this.exited = new Promise((resolve) => {
@@ -55,6 +62,15 @@ export class PipelineProcess {
         }, RESPAWN_DELAY_MS).unref();
       });
     });
+  }
+
+  /**
+   * The pipeline's metric families, within a second; none while it starts. Rejects when it
+   * is stuck, failing or gone: the scrape goes on without them.
+   */
+  metrics(): Promise<MetricFamilies> {
+    if (!this.channel) return Promise.resolve([]);
+    return this.channel.request(METRICS_TIMEOUT_MS);
   }
 
   /** Lets the pipeline drain what it has in hand (SIGTERM), then waits for its exit. */

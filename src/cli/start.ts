@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { buildApp } from '../http/app.js';
 import { isLoopback, loadConfig, type Config } from '../runtime/config.js';
+import { createLogger } from '../runtime/logger.js';
 import { Service } from '../runtime/service.js';
 import { PipelineProcess } from './pipeline-process.js';
+import { answerMetricsRequests } from './pipeline-metrics.js';
+import { backendSummary } from '../runtime/backend-summary.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 
 export interface StartOptions {
@@ -31,8 +34,7 @@ export interface Running {
 /** Starts orderflow in this process, with what its role runs. */
 export async function startOrderflow(options: StartOptions = {}): Promise<Running> {
   const config = options.config ?? loadConfig();
-  const logger =
-    options.logger ?? pino({ name: 'orderflow', level: process.env['LOG_LEVEL'] ?? 'info' });
+  const logger = options.logger ?? createLogger('orderflow');
   if (!config.apiKeys) {
     logger.warn(
       `ORDERFLOW_API_KEYS is unset: no authentication (allowed on the loopback bind ${config.host} only)`,
@@ -45,10 +47,19 @@ export async function startOrderflow(options: StartOptions = {}): Promise<Runnin
   const split =
     serve && embedded && config.role === 'all' && config.pipeline === 'process' && options.pipeline;
   const own: Config = split ? { ...config, role: 'api' } : config;
-  const service = await Service.open({ config: own, logger, consumers: options.consumers ?? [] });
   const pipeline = split
     ? new PipelineProcess(options.pipeline.entry, options.pipeline.args, logger)
     : undefined;
+  const service = await Service.open({
+    config: own,
+    logger,
+    consumers: options.consumers ?? [],
+    // The API's /metrics shows what the pipeline counts; the store gauges are read here only.
+    metricPeers: pipeline ? [{ name: 'pipeline', read: () => pipeline.metrics() }] : [],
+    storeMetrics: serve,
+  });
+  // The pipeline process answers its parent's requests for its metrics.
+  const stopAnswering = serve ? () => undefined : answerMetricsRequests(service.ctx.metrics);
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   try {
@@ -60,19 +71,21 @@ export async function startOrderflow(options: StartOptions = {}): Promise<Runnin
     await service.start({ seed: serve });
     pipeline?.start();
   } catch (error) {
+    stopAnswering();
     await app?.close();
     await pipeline?.stop();
     await service.stop();
     throw error;
   }
   logger.info(
-    { url, role: config.role, pipeline: split ? 'process' : 'inline', dataDir: config.dataDir },
+    { url, role: config.role, pipeline: split ? 'process' : 'inline', ...backendSummary(config) },
     serve ? 'orderflow ready' : 'orderflow pipeline ready',
   );
   return {
     url,
     service,
     stop: async () => {
+      stopAnswering();
       await app?.close();
       await pipeline?.stop();
       await service.stop();

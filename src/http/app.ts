@@ -28,6 +28,7 @@ import { productRoutes } from './routes/products.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { SECURITY_SCHEMES } from './schemas.js';
 import { orderEventsRoute } from './sse.js';
+import { inRequestContext, installTracing } from './tracing.js';
 import { validatorCompiler } from './validation.js';
 
 /** Bodies above this are refused with `413 payload_too_large`. */
@@ -73,7 +74,7 @@ export async function buildApp(
   const logger: FastifyBaseLogger = ctx.logger;
   const app = Fastify({
     loggerInstance: logger,
-    // Per-request log lines cost more than the request; errors are logged by the error handler.
+    // fastify's two lines per request cost more than the request: `installTracing` logs one.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT,
     // Node's own timers: `requestTimeout` and `headersTimeout` start when the request does;
@@ -93,10 +94,14 @@ export async function buildApp(
     // Our own 503 while closing (below), in the API's error shape.
     return503OnClosing: false,
   }).withTypeProvider<ZodTypeProvider>();
+  // First: every hook after it and every route runs in the request's span.
+  installTracing(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installJsonParser(app);
-  app.setErrorHandler((error, request, reply) => sendError(request, reply, error));
+  app.setErrorHandler((error, request, reply) =>
+    inRequestContext(request, () => sendError(request, reply, error)),
+  );
   app.setNotFoundHandler((request, reply) =>
     reply
       .code(404)

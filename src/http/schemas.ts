@@ -73,6 +73,50 @@ export const PlaceOrderHeaders = z.looseObject({
 export const OrderIdParams = z.object({ id: z.string().min(1).max(128) });
 export const SkuParams = z.object({ sku: z.string().min(1).max(64) });
 export const DeadLetterIdParams = z.object({ id: z.string().min(1).max(256) });
+export const ReplayJobParams = z.object({ jobId: z.string().min(1).max(1024) });
+
+/**
+ * A page size in a query string. Query values arrive as strings and nothing is coerced
+ * elsewhere, so it is digits, read as a number, then bounded.
+ */
+function pageSize(defaultSize: number, max: number) {
+  return z
+    .string()
+    .regex(/^[0-9]{1,9}$/, 'a whole number')
+    .transform(Number)
+    .pipe(z.int().min(1).max(max))
+    .optional()
+    .describe(`page size: ${defaultSize} unless given, at most ${max}`);
+}
+
+const Cursor = z
+  .string()
+  .min(1)
+  .max(1024)
+  .optional()
+  .describe('the nextCursor of the page before: this page goes on after it');
+
+export const ORDER_PAGE = { default: 50, max: 500 } as const;
+export const DLQ_PAGE = { default: 100, max: 1000 } as const;
+
+/** Strict: a misspelt parameter (`?stauts=`) is refused rather than ignored. */
+export const OrderListQuery = z.strictObject({
+  status: Status.optional().describe('only orders in this status now'),
+  cursor: Cursor,
+  limit: pageSize(ORDER_PAGE.default, ORDER_PAGE.max),
+});
+
+export const DeadLetterListQuery = z.strictObject({
+  consumer: z.string().min(1).max(128).optional().describe('only this consumer group’s'),
+  error: z
+    .string()
+    .min(1)
+    .max(256)
+    .optional()
+    .describe('only those whose last error contains this text (case-sensitive)'),
+  cursor: Cursor,
+  limit: pageSize(DLQ_PAGE.default, DLQ_PAGE.max),
+});
 
 export const PutProductBody = z.strictObject({
   name: z.string().min(1).max(200),
@@ -165,9 +209,24 @@ export const DeadLettersView = z.object({
       at: IsoTime,
     }),
   ),
+  nextCursor: z.string().optional().describe('absent on the last page'),
 });
 
 export type DeadLettersView = z.output<typeof DeadLettersView>;
+
+export const OrderListView = z.object({
+  orders: z.array(
+    z.object({
+      orderId: z.string(),
+      status: Status,
+      customerId: z.string(),
+      total: Money,
+      createdAt: IsoTime,
+      updatedAt: IsoTime,
+    }),
+  ),
+  nextCursor: z.string().optional().describe('absent on the last page'),
+});
 
 export const RedriveAccepted = z
   .object({ id: z.string(), redriven: z.literal(true) })
@@ -205,10 +264,27 @@ export const TimelineView = z.object({
 });
 
 export const ReplayAccepted = z.object({
+  jobId: z.string().describe('GET /v1/admin/replay/{jobId} answers its progress'),
   consumer: z.string(),
   fromSeq: z.int().optional(),
   fromTime: IsoTime.optional(),
+  from: z.int().describe('the first sequence number replayed'),
+  through: z.int().describe('the last sequence number in the log when the replay was asked'),
 });
+
+export const ReplayJobView = z
+  .object({
+    jobId: z.string(),
+    consumer: z.string(),
+    from: z.int(),
+    through: z.int(),
+    delivered: z
+      .int()
+      .describe('positions of the range the consumer has finished (other types count)'),
+    total: z.int().describe('positions in the range: through - from + 1'),
+    done: z.boolean(),
+  })
+  .describe("A replay's progress, read from the consumer group's position in the log");
 
 export const SyncReportView = z
   .object({ count: z.int(), at: IsoTime })
@@ -221,5 +297,7 @@ export const ReadyView = z.object({
   /** A warning passes: the process is ready, but something is unsafe (see `warnings`). */
   checks: z.record(z.string(), z.union([z.boolean(), z.literal('warning')])),
   warnings: z.record(z.string(), z.string()).optional(),
+  /** Why a failed check failed, where that is known: a configuration error, not an outage. */
+  failures: z.record(z.string(), z.string()).optional(),
   error: ErrorBody.shape.error.optional(),
 });

@@ -18,9 +18,28 @@ export function isFinal(order: Order): boolean {
   );
 }
 
+/** How a reconnecting client says what it has seen: an event's `id:`, a history index. */
+const EventsHeaders = z.looseObject({
+  'last-event-id': z
+    .string()
+    .optional()
+    .describe(
+      'The `id:` of the last event received: the stream resumes after it (an id that is not a history index is ignored)',
+    ),
+});
+
+/** The history index after which a stream resumes; undefined for none (or one not an index). */
+export function resumeAfter(lastEventId: string | undefined): number | undefined {
+  const id = lastEventId?.trim();
+  if (id === undefined || !/^\d{1,9}$/.test(id)) return undefined;
+  return Number(id);
+}
+
 /**
  * `GET /v1/orders/{id}/events`: Server-Sent Events. First one `status` event per history
- * entry (`id:` its index), then one per change, until the order is final. Watching starts
+ * entry (`id:` its index), then one per change, until the order is final. A reconnect with
+ * `Last-Event-ID` (what EventSource sends) gets only the entries after that index, then the
+ * live changes; it ends at once if the order was final by then. Watching starts
  * before the order is read, so a change in between is not lost. Open streams are capped
  * per API key and per IP (in this process): each holds a socket and a watcher until its
  * order is final, and one client must not hold them all.
@@ -44,12 +63,14 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         summary: 'Status changes of an order as Server-Sent Events',
         description:
           'Each event is `event: status`, `id: <index in history>`, `data: {"status","at"}`. The history so far ' +
-          'comes first; the stream ends after a terminal status (a COMPLETED order with a cancel pending goes on ' +
+          'comes first, or with `Last-Event-ID` only what came after that id (a reconnect); the stream ends after ' +
+          'a terminal status (a COMPLETED order with a cancel pending goes on ' +
           'until REFUNDED). A comment line is sent every 15 s. Open streams are capped per API key and per IP ' +
           '(`429 too_many_streams` with Retry-After past the cap).',
         tags: ['orders'],
         security: SECURED,
         params: OrderIdParams,
+        headers: EventsHeaders,
         response: {
           200: {
             description: 'text/event-stream',
@@ -88,7 +109,9 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         'x-accel-buffering': 'no',
       });
 
-      let sent = 0;
+      // A reconnect resumes after what it saw (never past what exists: a bogus id resends nothing).
+      const after = resumeAfter(request.headers['last-event-id']);
+      let sent = after === undefined ? 0 : Math.min(after + 1, order.history.length);
       let closed = false;
       const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), HEARTBEAT_MS);
       heartbeat.unref();

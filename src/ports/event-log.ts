@@ -23,10 +23,17 @@ export interface EventLog {
    */
   consume(spec: ConsumerSpec, deliver: (delivery: Delivery) => void): Subscription;
 
-  /** Dead letters of every group, oldest first. */
-  deadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Dead letters, oldest first (by when they were dead-lettered), those `query` asks for:
+   * filtered and paged in the log, so that a large DLQ is never read whole.
+   */
+  deadLetters(query: DeadLetterQuery): Promise<DeadLetter[]>;
 
-  /** Delivers a dead letter to its group once more; false when there is no such letter. */
+  /**
+   * Delivers a dead letter to its group once more, with a fresh set of attempts: its next
+   * delivery is attempt 1, so the consumer retries it as it would a new event instead of
+   * dead-lettering it again after one failure. False when there is no such letter.
+   */
   redrive(deadLetterId: string): Promise<boolean>;
 
   /**
@@ -37,9 +44,18 @@ export interface EventLog {
 
   /**
    * Re-delivers to one group every event from `from` on; other groups are not disturbed.
-   * Consumers are idempotent, so a replay changes nothing it already did.
+   * Consumers are idempotent, so a replay changes nothing it already did. Resolves to the
+   * range asked for: from its first seq through the last seq in the log at the call.
    */
-  replay(group: string, from: ReplayFrom): Promise<void>;
+  replay(group: string, from: ReplayFrom): Promise<ReplayRange>;
+
+  /**
+   * How far a group has got: every event at or below this seq has been handled by it
+   * (acked, dead-lettered, or not of its types; one waiting out a retry may count either
+   * way). Read from the log, so that any process can follow a group consumed in another (a
+   * replay's progress). Undefined for a group the log does not know.
+   */
+  finishedThrough(group: string): Promise<number | undefined>;
 
   /** Per group: events not yet delivered, deliveries outstanding, dead letters. */
   stats(): Promise<Record<string, GroupStats>>;
@@ -60,6 +76,14 @@ export interface NewEvent {
   /** Ordering key (an order id): the runner never handles two events of one key at once. */
   readonly key: string;
   readonly data: unknown;
+  /**
+   * Context carried with the event across processes and redeliveries: the W3C trace
+   * context (`traceparent`, `tracestate`) of the step that emitted it, so that whoever
+   * handles the event continues that trace. Lower-case header names, header-safe values;
+   * a log stores them with the event and hands them back on every delivery of it (a retry,
+   * a dead letter, a redrive, a replay). Omitted: nothing to carry.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface LogEvent extends NewEvent {
@@ -110,6 +134,26 @@ export interface Subscription {
 }
 
 export type ReplayFrom = { readonly seq: number } | { readonly time: number };
+
+/** What a replay covers: `from` (at least 1) through `through`; empty when from > through. */
+export interface ReplayRange {
+  readonly from: number;
+  readonly through: number;
+}
+
+/** Which dead letters `deadLetters` answers. */
+export interface DeadLetterQuery {
+  /** Only this group's. */
+  readonly group?: string;
+  /** Only those whose last error contains this text (case-sensitive). */
+  readonly errorContains?: string;
+  /**
+   * Only those after this letter in the list (the last of the previous page), also when it
+   * is gone since (redriven or discarded): its `id` and `at` say where it stood.
+   */
+  readonly after?: Pick<DeadLetter, 'id' | 'at'>;
+  readonly limit: number;
+}
 
 export interface DeadLetter {
   readonly id: string;

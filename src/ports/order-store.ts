@@ -67,5 +67,22 @@ export interface OrderStore {
   /** Orders by current status. */
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>>;
 
+  /**
+   * A page of orders, newest first: by order id, descending, which is newest first because
+   * ids are time-ordered (UUIDv7). Paged by id, not by offset, so that paging neither skips
+   * nor repeats an order while statuses change: an order that leaves `status` meanwhile is
+   * just not on a later page. An index makes each page a range read, whatever the total.
+   */
+  list(query: OrderListQuery): Promise<Order[]>;
+
   close(): Promise<void>;
+}
+
+/** Which orders `list` answers. */
+export interface OrderListQuery {
+  /** Only orders in this status now; omitted: every order. */
+  readonly status?: OrderStatus;
+  /** Only orders whose id sorts before this one: the last id of the previous page. */
+  readonly before?: string;
+  readonly limit: number;
 }

@@ -2,6 +2,14 @@ import type { Order } from '../domain/order.js';
 import type { CatalogProduct } from './stock-store.js';
 
 /**
+ * The code of the `RetryableError` an adapter fails with when its database does not exist
+ * (never created, or a wrong name in its URL). It is retried like an outage — creating the
+ * database mends it — but it is a configuration error, which readiness reports, whereas an
+ * outage is ridden out.
+ */
+export const SOT_DATABASE_MISSING = 'sot_database_missing';
+
+/**
  * The shop's own database: the catalog with on-hand stock, the final orders, shipment
  * requests and sales figures. It may be down; callers keep their backlog and retry.
  */

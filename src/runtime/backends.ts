@@ -37,9 +37,12 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
     commitWindowMs: config.sqliteCommitWindowMs,
   });
   let sot: SourceOfTruth = embedded.sot;
+  let problems: Backends['problems'];
   if (databaseUrl !== undefined) {
     try {
-      sot = await openPostgres(databaseUrl, clock);
+      const postgres = await openPostgres(databaseUrl, clock);
+      sot = postgres;
+      problems = () => sourceOfTruthProblems(postgres);
     } catch (error) {
       await embedded.close();
       throw error;
@@ -48,6 +51,7 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
   return {
     ...embedded,
     sot,
+    ...(problems && { problems }),
     close: async () => {
       if (sot !== embedded.sot) await sot.close();
       await embedded.close();
@@ -56,12 +60,21 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
 }
 
 /** PostgreSQL may be down at start: it is opened (and migrated) on the first use that works. */
-async function openPostgres(url: string, clock: Clock): Promise<SourceOfTruth> {
+async function openPostgres(url: string, clock: Clock): Promise<LazySourceOfTruth> {
   const { openPostgresSourceOfTruth } =
     await import('../adapters/postgres/postgres-source-of-truth.js');
   const sot = new LazySourceOfTruth(() => openPostgresSourceOfTruth({ url, clock }));
   await sot.warmUp();
   return sot;
+}
+
+/** A source-of-truth database that does not exist fails readiness (an outage does not). */
+async function sourceOfTruthProblems(sot: LazySourceOfTruth): Promise<Record<string, string>> {
+  const problem = await sot.configurationProblem();
+  if (problem === undefined) return {};
+  return {
+    sourceOfTruth: `${problem}: create it (\`orderflow doctor\` prints the command) or correct ORDERFLOW_DATABASE_URL`,
+  };
 }
 
 async function openDistributed(
@@ -101,6 +114,7 @@ async function openDistributed(
       return { log: logUp, redis: redisUp };
     },
     warnings: () => redis.warnings(),
+    problems: () => sourceOfTruthProblems(sot),
     close: async () => {
       await redis.close();
       await log.close();

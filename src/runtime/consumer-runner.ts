@@ -1,7 +1,18 @@
+import {
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { RetryableError, TerminalError } from '../domain/errors.js';
 import type { Delivery, EventLog, LogEvent, StartAt, Subscription } from '../ports/event-log.js';
+import { recordFailure, tracer } from '../workflow/tracing.js';
 import { backoffMs } from './backoff.js';
+import { withLogFields } from './logger.js';
 import type { Metrics } from './metrics.js';
 
 const WORKING_EVERY_MS = 5_000;
@@ -41,7 +52,9 @@ export interface RunnerSpec {
  * Runs one consumer group: many events at once (bounded by `concurrency`), but the events
  * of one key one after the other, in the order they were delivered. Decides each outcome:
  * success acks, a TerminalError dead-letters at once, anything else is retried with
- * backoff until its attempts run out.
+ * backoff until its attempts run out. Each delivery is a CONSUMER span continuing the trace
+ * the event carries (its `headers`), so what the handler does and emits, and every
+ * redelivery of the event, belong to the trace that emitted it.
  */
 export class ConsumerRunner {
   private subscription: Subscription | undefined;
@@ -114,7 +127,18 @@ export class ConsumerRunner {
     this.queues.delete(key);
   }
 
-  private async run(delivery: Delivery): Promise<void> {
+  /** Handles the delivery in its span, with its group and order on every line logged. */
+  private run(delivery: Delivery): Promise<void> {
+    const { event, attempt } = delivery;
+    const parent = parentOf(event);
+    const span = this.startSpan(delivery, parent);
+    const fields = { group: this.spec.group, orderId: event.key, eventId: event.id, attempt };
+    return context.with(withLogFields(trace.setSpan(parent, span), fields), () =>
+      this.handle(delivery, span),
+    );
+  }
+
+  private async handle(delivery: Delivery, span: Span): Promise<void> {
     const { group } = this.spec;
     const stopTimer = this.metrics.handlerSeconds.startTimer({ group, type: delivery.event.type });
     this.running.set(delivery, Date.now());
@@ -123,26 +147,49 @@ export class ConsumerRunner {
       delivery.ack();
       this.metrics.deliveries.inc({ group, outcome: 'ack' });
     } catch (error) {
+      recordFailure(span, error);
       await this.fail(delivery, error);
     } finally {
       this.running.delete(delivery);
       stopTimer();
+      span.end();
     }
+  }
+
+  private startSpan(delivery: Delivery, parent: Context): Span {
+    const { group } = this.spec;
+    const { event, attempt } = delivery;
+    return tracer.startSpan(
+      `${group} process ${event.type}`,
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'messaging.system': 'orderflow',
+          'messaging.operation.type': 'process',
+          'messaging.consumer.group.name': group,
+          'messaging.destination.name': event.type,
+          'messaging.message.id': event.id,
+          'orderflow.event_seq': event.seq,
+          'orderflow.attempt': attempt,
+          'orderflow.order_id': event.key,
+        },
+      },
+      parent,
+    );
   }
 
   private async fail(delivery: Delivery, error: unknown): Promise<void> {
     const { group } = this.spec;
     const { maxAttempts, maxRetryableAttempts, baseDelayMs, maxDelayMs } = this.policy;
     const message = describe(error);
-    const context = { group, eventId: delivery.event.id, attempt: delivery.attempt, err: message };
     if (error instanceof TerminalError) {
-      this.logger.warn(context, 'event failed for good: dead-lettered');
+      this.logger.warn({ err: error }, 'event failed for good: dead-lettered');
       await this.deadLetter(delivery, message);
       return;
     }
     const limit = error instanceof RetryableError ? maxRetryableAttempts : maxAttempts;
     if (delivery.attempt >= limit) {
-      this.logger.error(context, 'event failed too often: dead-lettered');
+      this.logger.error({ err: error }, 'event failed too often: dead-lettered');
       await this.deadLetter(delivery, message);
       return;
     }
@@ -150,7 +197,7 @@ export class ConsumerRunner {
       error instanceof RetryableError && error.retryAfterMs !== undefined
         ? error.retryAfterMs
         : backoffMs(delivery.attempt, baseDelayMs, maxDelayMs);
-    this.logger.warn({ ...context, delayMs: delay }, 'event failed: retrying');
+    this.logger.warn({ err: error, delayMs: delay }, 'event failed: retrying');
     delivery.nak(delay, message);
     this.metrics.deliveries.inc({ group, outcome: 'nak' });
   }
@@ -159,13 +206,20 @@ export class ConsumerRunner {
     const { group, onDeadLetter } = this.spec;
     await onDeadLetter?.(delivery.event, reason).catch((error: unknown) => {
       this.logger.error(
-        { group, eventId: delivery.event.id, err: describe(error) },
+        { err: error },
         'could not settle a dead-lettered event; the letter keeps it for a redrive',
       );
     });
     delivery.term(reason);
     this.metrics.deliveries.inc({ group, outcome: 'term' });
   }
+}
+
+/** The trace the event carries; a trace of its own for an event that carries none. */
+function parentOf(event: LogEvent): Context {
+  return event.headers === undefined
+    ? ROOT_CONTEXT
+    : propagation.extract(ROOT_CONTEXT, event.headers);
 }
 
 function describe(error: unknown): string {

@@ -13,6 +13,7 @@ import type { AdminService } from '../workflow/admin-service.js';
 import type { CatalogService } from '../workflow/catalog-service.js';
 import type { OrdersService } from '../workflow/orders-service.js';
 import type { Config } from './config.js';
+import type { MetricsText } from './metrics-render.js';
 
 /** The adapters picked for this process: every port, and how to close them all. */
 export interface Backends {
@@ -33,6 +34,12 @@ export interface Backends {
    * refuse work. Absent or empty: nothing to warn about.
    */
   warnings?(): Promise<Record<string, string>>;
+  /**
+   * What is wrong by configuration rather than down, by check name (`sourceOfTruth`: its
+   * database does not exist): unlike an outage of the source of truth, which orders ride
+   * out, a reason for `/readyz` to fail, with these words. Absent or empty: nothing wrong.
+   */
+  problems?(): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -42,6 +49,8 @@ export interface ReadyReport {
   readonly checks: Record<string, boolean | 'warning'>;
   /** Why a check is a warning, by its name. */
   readonly warnings?: Record<string, string>;
+  /** Why a check failed, by its name, where the reason is known (a configuration error). */
+  readonly failures?: Record<string, string>;
 }
 
 /**
@@ -55,7 +64,13 @@ export interface ServiceContext {
   readonly catalog: CatalogService;
   readonly admin: AdminService;
   readonly logger: Logger;
+  /** This process's registry, where the HTTP layer registers its own metrics. */
   readonly metrics: Registry;
+  /**
+   * `/metrics`: this process's registry, with what another process of the same service
+   * counts merged in (the embedded pipeline process's saga and consumers).
+   */
+  renderMetrics(): Promise<MetricsText>;
   /** Backends reachable and the process accepting work. */
   ready(): Promise<ReadyReport>;
 }

@@ -1,15 +1,19 @@
+import { RetryableError } from '../domain/errors.js';
 import type { Order } from '../domain/order.js';
-import type { SourceOfTruth } from '../ports/source-of-truth.js';
+import { SOT_DATABASE_MISSING, type SourceOfTruth } from '../ports/source-of-truth.js';
 import type { CatalogProduct } from '../ports/stock-store.js';
 
 /**
  * A source of truth opened on first use, and again after a failed open: the shop's
  * database may be down when a process starts, and orders must flow all the same. Calls
- * made while it cannot be opened fail (their callers keep their backlog and retry).
+ * made while it cannot be opened fail (their callers keep their backlog and retry). A
+ * database that does not exist is told apart from an outage (`configurationProblem`).
  */
 export class LazySourceOfTruth implements SourceOfTruth {
   private opening: Promise<SourceOfTruth> | undefined;
   private opened: SourceOfTruth | undefined;
+  /** The last open failed because the database does not exist. */
+  private missing: RetryableError | undefined;
 
   constructor(private readonly open: () => Promise<SourceOfTruth>) {}
 
@@ -42,6 +46,18 @@ export class LazySourceOfTruth implements SourceOfTruth {
       () => false,
     );
   }
+  /**
+   * Why it cannot be opened when that is a configuration error (its database does not
+   * exist), after trying again now (the database may have been created meanwhile);
+   * undefined when it is open, or only down: an outage is not tried here, so that asking
+   * never waits on an engine that does not answer.
+   */
+  async configurationProblem(): Promise<string | undefined> {
+    if (this.opened || !this.missing) return undefined;
+    await this.target().catch(() => undefined);
+    return this.missing?.message;
+  }
+
   async close(): Promise<void> {
     await this.opened?.close();
   }
@@ -51,10 +67,15 @@ export class LazySourceOfTruth implements SourceOfTruth {
     this.opening ??= this.open().then(
       (sot) => {
         this.opened = sot;
+        this.missing = undefined;
         return sot;
       },
       (error: unknown) => {
         this.opening = undefined;
+        this.missing =
+          error instanceof RetryableError && error.code === SOT_DATABASE_MISSING
+            ? error
+            : undefined;
         throw error;
       },
     );

@@ -51,7 +51,7 @@ export class LeaseKeeper {
     try {
       token = await this.lease.acquire(this.name, this.holder, this.ttlMs);
     } catch (error) {
-      this.logger.warn({ lease: this.name, err: String(error) }, 'lease not renewed');
+      this.logger.warn({ lease: this.name, err: error }, 'lease not renewed');
     }
     if (this.holding !== undefined && token !== this.holding) {
       this.holding = undefined;
@@ -64,7 +64,7 @@ export class LeaseKeeper {
         'lease won: running the schedules',
       );
       await this.onWon().catch((error: unknown) =>
-        this.logger.warn({ err: String(error) }, 'first run after winning the lease failed'),
+        this.logger.warn({ err: error }, 'first run after winning the lease failed'),
       );
     }
     if (this.stopped) return;

@@ -8,7 +8,6 @@ import type { PaymentGateway } from '../ports/payment-gateway.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockItem, StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
-import type { SourceOfTruthSync } from '../workflow/sync.js';
 import { PaymentCircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Metrics } from './metrics.js';
 
@@ -16,15 +15,11 @@ import type { Metrics } from './metrics.js';
 export interface MetricSources {
   readonly orders: Pick<OrderStore, 'countByStatus'>;
   readonly log: Pick<EventLog, 'stats'>;
-  readonly outbox: Pick<SyncOutbox, 'size'>;
+  /** The sync backlog, and the last successful sync-out, whichever process ran it. */
+  readonly outbox: Pick<SyncOutbox, 'size' | 'lastSyncedAt'>;
   /** Where the catalog's SKUs come from (the stock gauges' bounded label set). */
   readonly sot: Pick<SourceOfTruth, 'products'>;
   readonly stock: Pick<StockStore, 'items'>;
-  /**
-   * The last successful sync run. No port records it yet, so this is the memory of the
-   * process the sync ran in: 0 elsewhere (alerts take the max across processes).
-   */
-  readonly sync: Pick<SourceOfTruthSync, 'lastSyncAt'>;
   /** Its state is reported when it is a circuit breaker (a Stripe-compatible provider). */
   readonly payments: PaymentGateway;
   readonly clock: Clock;
@@ -36,13 +31,26 @@ export interface CollectorOptions {
   readonly readTimeoutMs?: number;
   /** How often the catalog's SKU list is read again (60 s); stock itself is read every scrape. */
   readonly catalogRefreshMs?: number;
+  /**
+   * False in a process whose metrics another process serves merged with its own (the
+   * embedded pipeline process, see `PipelineProcess`): the store-derived gauges are then
+   * read once, by the serving process, rather than twice and summed. True by default.
+   */
+  readonly fromStores?: boolean;
 }
 
 /** The most SKUs the stock gauges report: the first ones of the catalog, sorted by SKU. */
 export const STOCK_SKU_LIMIT = 50;
 
 /** The store reads a scrape makes; a read that fails or times out is counted under its name. */
-export const METRIC_SOURCES = ['orders', 'consumers', 'sync_backlog', 'catalog', 'stock'] as const;
+export const METRIC_SOURCES = [
+  'orders',
+  'consumers',
+  'sync_backlog',
+  'sync_last_success',
+  'catalog',
+  'stock',
+] as const;
 type Source = (typeof METRIC_SOURCES)[number];
 
 const CIRCUIT_STATES = ['closed', 'open', 'half-open'] as const satisfies readonly CircuitState[];
@@ -56,12 +64,21 @@ const CATALOG_REFRESH_MS = 60_000;
  * does not run. A scrape never fails or waits long because of a store: each read is bounded
  * and shared by the gauges that need it; one that fails or times out is counted in
  * `orderflow_metrics_collect_failures_total{source}` and its gauges keep their last value.
- * Also counts the payment circuit breaker's trips.
+ * Also counts the payment circuit breaker's trips and reports its state (this process's).
  */
 export function collectMetrics(
   metrics: Metrics,
   sources: MetricSources,
   options: CollectorOptions = {},
+): void {
+  collectBreaker(metrics, sources.payments);
+  if (options.fromStores ?? true) collectStoreMetrics(metrics, sources, options);
+}
+
+function collectStoreMetrics(
+  metrics: Metrics,
+  sources: MetricSources,
+  options: CollectorOptions,
 ): void {
   const { registry } = metrics;
   const timeoutMs = options.readTimeoutMs ?? READ_TIMEOUT_MS;
@@ -80,7 +97,7 @@ export function collectMetrics(
   const reader = <T>(source: Source, read: () => Promise<T>, ms = timeoutMs) =>
     sharedRead(read, ms, (error) => {
       failures.inc({ source });
-      sources.logger?.warn({ source, err: String(error) }, 'a metrics read failed');
+      sources.logger?.warn({ source, err: error }, 'a metrics read failed');
     });
   /** A read every scrape makes (the catalog's is not: it is read now and then). */
   const everyScrape = <T>(read: () => Promise<T | undefined>) => {
@@ -139,13 +156,16 @@ export function collectMetrics(
     },
   });
 
+  const readLastSync = everyScrape(
+    reader('sync_last_success', async () => (await sources.outbox.lastSyncedAt()) ?? 0),
+  );
   const lastSync: Gauge = new Gauge({
     name: 'orderflow_sync_last_success_timestamp_seconds',
-    help: 'When a sync run last succeeded in this process (Unix seconds); 0: none here. Take the max across processes.',
+    help: 'When a sync-out pass last succeeded, in whichever process ran it (Unix seconds, as the store records it); 0: never.',
     registers: [registry],
-    collect: () => {
-      const at = sources.sync.lastSyncAt;
-      lastSync.set(at === undefined ? 0 : Date.parse(at) / 1000);
+    collect: async () => {
+      const at = await readLastSync();
+      if (at !== undefined) lastSync.set(at / 1000);
     },
   });
 
@@ -154,7 +174,6 @@ export function collectMetrics(
     catalogRefreshMs: options.catalogRefreshMs ?? CATALOG_REFRESH_MS,
   });
   collectStock(metrics, everyScrape(readStock));
-  collectBreaker(metrics, sources.payments);
 }
 
 type Reader = <T>(
@@ -171,7 +190,7 @@ type Reader = <T>(
 function stockReader(
   { sot, stock, clock }: MetricSources,
   reader: Reader,
-  { readTimeoutMs, catalogRefreshMs }: Required<CollectorOptions>,
+  { readTimeoutMs, catalogRefreshMs }: Required<Omit<CollectorOptions, 'fromStores'>>,
 ): () => Promise<Map<string, StockItem> | undefined> {
   let skus: readonly string[] = [];
   let skusReadAt: number | undefined;
@@ -232,7 +251,11 @@ function collectStock(
   );
 }
 
-/** The payment breaker's state at scrape time (one series per state, 1 for the current one). */
+/**
+ * The payment breaker's state at scrape time (one series per state, 1 for the current one).
+ * Merged with another process's (the embedded pipeline's), a state is 1 if either is in it,
+ * as the alerts read it across processes (`max`).
+ */
 function collectBreaker({ registry, breakerTrips }: Metrics, payments: PaymentGateway): void {
   const breaker = payments instanceof PaymentCircuitBreaker ? payments : undefined;
   const state: Gauge<'breaker' | 'state'> = new Gauge({
@@ -240,6 +263,7 @@ function collectBreaker({ registry, breakerTrips }: Metrics, payments: PaymentGa
     help: 'Circuit breaker state: 1 for the current one of closed, open and half-open.',
     labelNames: ['breaker', 'state'],
     registers: [registry],
+    aggregator: 'max',
     collect: () => {
       if (!breaker) return;
       const now = breaker.state;

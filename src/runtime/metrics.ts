@@ -3,8 +3,8 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
 /**
  * The service's own metrics, on one registry that `/metrics` serves. These are counted
  * where things happen, in this process; what the stores know (orders by status, lag, dead
- * letters, the sync backlog, stock) is read at scrape time instead (`metrics-collector.ts`),
- * so that every process shows the same, shared figures.
+ * letters, the sync backlog and its last success, stock) is read at scrape time instead
+ * (`metrics-collector.ts`), so that every process shows the same, shared figures.
  */
 export interface Metrics {
   readonly registry: Registry;

@@ -56,7 +56,7 @@ export class Scheduler {
     } catch (error) {
       this.metrics.scheduleRuns.inc({ schedule: job.name, outcome: 'error' });
       this.logger.warn(
-        { schedule: job.name, err: String(error) },
+        { schedule: job.name, err: error },
         'scheduled job failed; next run retries',
       );
     }

@@ -21,6 +21,7 @@ import type { Backends, ServiceContext } from './context.js';
 import { checkpoints } from './faults.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { collectMetrics } from './metrics-collector.js';
+import { metricsRenderer, type MetricsPeer } from './metrics-render.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Scheduler } from './scheduler.js';
 
@@ -35,6 +36,13 @@ export interface ServiceOptions {
    * fails on purpose, in an outage test); the service closes what it returns.
    */
   readonly wrapBackends?: (opened: Backends) => Backends;
+  /** Other processes whose metrics this one's `/metrics` merges in (the embedded pipeline). */
+  readonly metricPeers?: readonly MetricsPeer[];
+  /**
+   * False in a process whose metrics another one serves (the embedded pipeline process):
+   * the gauges read from the shared stores are left to that one. True by default.
+   */
+  readonly storeMetrics?: boolean;
 }
 
 const EXPIRY_SWEEP_MS = 1000;
@@ -85,9 +93,14 @@ export class Service {
       checkpoint,
       onStatus: (order) => {
         metrics.transitions.inc({ status: order.status });
+        const { orderId, status } = order;
+        logger.info(
+          { orderId, status, from: order.history.at(-2)?.status },
+          'order status changed',
+        );
         if (order.status === 'PAYMENT_FAILED') {
           declines.record(declineSubjectOf(order)).catch((error: unknown) => {
-            logger.warn({ err: String(error) }, 'could not count a declined payment');
+            logger.warn({ orderId, err: error }, 'could not count a declined payment');
           });
         }
       },
@@ -101,7 +114,11 @@ export class Service {
       checkpoint,
     });
     const sync = this.sync;
-    collectMetrics(metrics, { ...backends, sync, payments: payments.gateway, clock, logger });
+    collectMetrics(
+      metrics,
+      { ...backends, payments: payments.gateway, clock, logger },
+      { fromStores: options.storeMetrics ?? true },
+    );
     this.ctx = {
       config,
       clock,
@@ -118,18 +135,23 @@ export class Service {
       admin: new AdminService({ ...backends, sync, clock }),
       logger,
       metrics: metrics.registry,
+      renderMetrics: metricsRenderer(metrics.registry, options.metricPeers ?? [], logger),
       ready: async () => {
-        const [engines, warnings] = await Promise.all([
+        const [engines, warnings, failures] = await Promise.all([
           backends.ping().catch(() => ({ engines: false })),
           this.warnings(),
+          this.problems(),
         ]);
         const checks: Record<string, boolean | 'warning'> = {
           ...engines,
           accepting: this.accepting,
         };
         for (const check of Object.keys(warnings)) checks[check] = 'warning';
+        for (const check of Object.keys(failures)) checks[check] = false;
         const ready = Object.values(checks).every((passed) => passed !== false);
-        return { ready, checks, warnings };
+        return Object.keys(failures).length === 0
+          ? { ready, checks, warnings }
+          : { ready, checks, warnings, failures };
       },
     };
   }
@@ -152,14 +174,14 @@ export class Service {
     const { config, logger } = this.options;
     if (options.seed ?? true) {
       await this.seedDemoCatalog().catch((error: unknown) => {
-        logger.warn(
-          { err: String(error) },
-          'source of truth unreachable at start; using the stock cache',
-        );
+        logger.warn({ err: error }, 'source of truth unreachable at start; using the stock cache');
       });
     }
     for (const [check, warning] of Object.entries(await this.warnings())) {
       logger.warn({ check }, warning);
+    }
+    for (const [check, problem] of Object.entries(await this.problems())) {
+      logger.error({ check }, `not ready: ${problem}`);
     }
     if (config.role === 'all' || config.role === 'worker') this.startConsumers();
     if (config.role === 'all' || config.role === 'scheduler') {
@@ -182,6 +204,11 @@ export class Service {
   /** What the backends warn about (a Redis without persistence); never fails. */
   private warnings(): Promise<Record<string, string>> {
     return this.backends.warnings?.().catch(() => ({})) ?? Promise.resolve({});
+  }
+
+  /** What is wrong by configuration (a database never created); never fails. */
+  private problems(): Promise<Record<string, string>> {
+    return this.backends.problems?.().catch(() => ({})) ?? Promise.resolve({});
   }
 
   private startConsumers(): void {

@@ -1,4 +1,5 @@
 import { RetryableError, TerminalError } from '../domain/errors.js';
+import type { Order } from '../domain/order.js';
 import { ORDER_STATUSES, type OrderStatus } from '../domain/status.js';
 import type { Clock } from '../ports/clock.js';
 import type {
@@ -9,6 +10,14 @@ import type {
   ReplayFrom,
 } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
+import { decodeCursor, encodeToken } from './admin-tokens.js';
+import {
+  parseReplayJob,
+  progressOf,
+  replayJob,
+  type ReplayJob,
+  type ReplayProgress,
+} from './replay-job.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
 import type { SourceOfTruthSync } from './sync.js';
 
@@ -17,7 +26,7 @@ export interface AdminServiceDeps {
   readonly orders: OrderStore;
   readonly outbox: SyncOutbox;
   /** The runs an operator may start now (the scheduler runs the same on its intervals). */
-  readonly sync: Pick<SourceOfTruthSync, 'syncIn' | 'syncOut' | 'lastSyncAt'>;
+  readonly sync: Pick<SourceOfTruthSync, 'syncIn' | 'syncOut'>;
   readonly clock: Clock;
 }
 
@@ -34,6 +43,29 @@ export interface SyncReport {
   readonly at: string;
 }
 
+/** One page of a list, newest or oldest first as the list says; `nextCursor` when there is more. */
+export interface Page<T> {
+  readonly items: readonly T[];
+  /** Give it back as `cursor` for the next page; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+export interface OrderListing {
+  /** Only orders in this status now. */
+  readonly status?: OrderStatus;
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
+export interface DeadLetterListing {
+  /** Only this consumer group's. */
+  readonly consumer?: string;
+  /** Only those whose last error contains this text. */
+  readonly error?: string;
+  readonly cursor?: string;
+  readonly limit: number;
+}
+
 /** The sync's own refusals: another run (in any process) holds the sync lease. */
 const SYNC_CONTENDED: ReadonlySet<string> = new Set(['sync_busy', 'sync_superseded']);
 
@@ -41,8 +73,29 @@ const SYNC_CONTENDED: ReadonlySet<string> = new Set(['sync_busy', 'sync_supersed
 export class AdminService {
   constructor(private readonly deps: AdminServiceDeps) {}
 
-  deadLetters(limit: number): Promise<DeadLetter[]> {
-    return this.deps.log.deadLetters(limit);
+  /** Dead letters oldest first, a page at a time; `validation_error` for a foreign cursor. */
+  async deadLetters(listing: DeadLetterListing): Promise<Page<DeadLetter>> {
+    const { consumer, error, cursor, limit } = listing;
+    const after = cursor === undefined ? undefined : decodeCursor('dlq', cursor, letterPosition);
+    // One more than asked: whether there is a next page, without a count.
+    const letters = await this.deps.log.deadLetters({
+      group: consumer,
+      errorContains: error,
+      after,
+      limit: limit + 1,
+    });
+    return page(letters, limit, (last) => encodeToken('dlq', last.at, last.id));
+  }
+
+  /**
+   * Orders newest first, of one status or all, a page at a time (to find stuck ones);
+   * `validation_error` for a foreign cursor.
+   */
+  async orders(listing: OrderListing): Promise<Page<Order>> {
+    const { status, cursor, limit } = listing;
+    const before = cursor === undefined ? undefined : decodeCursor('orders', cursor, orderPosition);
+    const orders = await this.deps.orders.list({ status, before, limit: limit + 1 });
+    return page(orders, limit, (last) => encodeToken('orders', last.orderId));
   }
 
   /** `not_found` when there is no such letter. */
@@ -58,15 +111,18 @@ export class AdminService {
   }
 
   async stats(): Promise<Stats> {
-    const { orders, log, outbox, sync } = this.deps;
-    const [counts, consumers, backlog] = await Promise.all([
+    const { orders, log, outbox } = this.deps;
+    const [counts, consumers, backlog, lastSynced] = await Promise.all([
       orders.countByStatus(),
       log.stats(),
       outbox.size(),
+      outbox.lastSyncedAt(),
     ]);
     const byStatus = {} as Record<OrderStatus, number>;
     for (const status of ORDER_STATUSES) byStatus[status] = counts[status] ?? 0;
-    return { orders: byStatus, consumers, sync: { backlog, lastSyncAt: sync.lastSyncAt ?? null } };
+    // Recorded by whichever process ran the sync-out, so every process answers the same.
+    const lastSyncAt = lastSynced === undefined ? null : new Date(lastSynced).toISOString();
+    return { orders: byStatus, consumers, sync: { backlog, lastSyncAt } };
   }
 
   /** Every event of the order with each group's outcome; `not_found` when it has none. */
@@ -76,11 +132,27 @@ export class AdminService {
     return traces;
   }
 
-  /** Delivers again to one consumer group; `not_found` for a group the log does not know. */
-  async replay(group: string, from: ReplayFrom): Promise<void> {
+  /**
+   * Delivers again to one consumer group; `not_found` for a group the log does not know.
+   * Answers the job whose progress `replayProgress` reads (see `ReplayJob`).
+   */
+  async replay(group: string, from: ReplayFrom): Promise<ReplayJob> {
     const groups = await this.deps.log.stats();
     if (!Object.hasOwn(groups, group)) throw new TerminalError('not_found', `no consumer ${group}`);
-    await this.deps.log.replay(group, from);
+    const range = await this.deps.log.replay(group, from);
+    return replayJob(group, range, this.deps.clock.now());
+  }
+
+  /**
+   * How far the group of a replay has got through its range, from the log, in any process;
+   * `not_found` for an id this service did not hand out or a group the log no longer knows.
+   */
+  async replayProgress(jobId: string): Promise<ReplayProgress> {
+    const job = parseReplayJob(jobId);
+    const finished = job && (await this.deps.log.finishedThrough(job.consumer));
+    if (!job || finished === undefined)
+      throw new TerminalError('not_found', `no replay job ${jobId}`);
+    return progressOf(job, finished);
   }
 
   /** Sync-in now (source-of-truth on-hand into the stock cache). */
@@ -105,4 +177,20 @@ export class AdminService {
       throw error;
     }
   }
+}
+
+/** The first `limit` of `items` (asked for one more), and the cursor after them if any is left. */
+function page<T>(items: readonly T[], limit: number, cursorAfter: (last: T) => string): Page<T> {
+  if (items.length <= limit) return { items };
+  const shown = items.slice(0, limit);
+  const last = shown.at(-1);
+  return last === undefined ? { items: shown } : { items: shown, nextCursor: cursorAfter(last) };
+}
+
+function orderPosition([orderId]: readonly unknown[]): string | undefined {
+  return typeof orderId === 'string' ? orderId : undefined;
+}
+
+function letterPosition([at, id]: readonly unknown[]): { at: number; id: string } | undefined {
+  return typeof at === 'number' && typeof id === 'string' ? { at, id } : undefined;
 }

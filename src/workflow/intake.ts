@@ -1,14 +1,15 @@
 import { TerminalError } from '../domain/errors.js';
-import { eventIdOf, logTypeOf, orderIdOf, type OrderEvent } from '../domain/events.js';
+import type { OrderEvent } from '../domain/events.js';
 import { total } from '../domain/money.js';
 import { isCancellable } from '../domain/status.js';
 import { newOrder, quantitiesBySku, type Order, type OrderLine } from '../domain/order.js';
 import type { Clock } from '../ports/clock.js';
-import type { EventLog, NewEvent } from '../ports/event-log.js';
+import type { EventLog } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { PaymentOutcome } from '../ports/payment-gateway.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { DeclineGuard } from './decline-guard.js';
+import { toLogEvent } from './log-event.js';
 
 export interface PlaceOrderInput {
   readonly customerId: string;
@@ -32,11 +33,6 @@ export interface IntakeDeps {
   readonly declines?: DeclineGuard;
   /** Named points between two writes, for fault injection (`cancel-logged`). */
   readonly checkpoint?: (name: string) => void;
-}
-
-/** Turns an order event into the log's envelope. */
-export function toLogEvent(event: OrderEvent): NewEvent {
-  return { id: eventIdOf(event), type: logTypeOf(event), key: orderIdOf(event), data: event };
 }
 
 /** How one attempt at placing an order goes (see `IdempotencyStore.begin`). */

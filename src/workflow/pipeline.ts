@@ -6,7 +6,7 @@ import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { ConsumerDefinition } from './define-consumer.js';
-import { toLogEvent } from './intake.js';
+import { toLogEvent } from './log-event.js';
 import type { OrderSaga } from './saga.js';
 
 /** The event's data as an order event; a payload that is not one is dead-lettered at once. */

@@ -8,7 +8,7 @@ import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { ChargeResult, PaymentGateway } from '../ports/payment-gateway.js';
 import type { ReserveResult, StockStore } from '../ports/stock-store.js';
-import { toLogEvent } from './intake.js';
+import { toLogEvent } from './log-event.js';
 import { step } from './step.js';
 
 export interface SagaDeps {
@@ -35,6 +35,13 @@ export const STEP_IDS = {
   reserveStock: 'reserve-stock',
   chargePayment: 'charge-payment',
   commitStock: 'commit-stock',
+} as const;
+
+/** What undoes each step: the hold released, the charge refunded, the sale's stock returned. */
+export const COMPENSATION_IDS = {
+  reserveStock: 'release-stock',
+  chargePayment: 'refund-payment',
+  commitStock: 'return-stock',
 } as const;
 
 /** Idempotency keys for the provider, derived from the order and the step. */
@@ -74,6 +81,7 @@ export class OrderSaga {
       STEP_IDS.reserveStock,
       (order) => stock.reserve(order.orderId, order.items, this.now() + deps.reservationTtlMs),
       (order) => stock.release(order.orderId),
+      COMPENSATION_IDS.reserveStock,
     );
     this.chargePayment = step<Order, ChargeResult>(
       STEP_IDS.chargePayment,
@@ -88,11 +96,13 @@ export class OrderSaga {
         if (order.paymentRef === undefined) return;
         await this.refundCaptured(order, order.paymentRef, order.total);
       },
+      COMPENSATION_IDS.chargePayment,
     );
     this.commitStock = step<Order, void>(
       STEP_IDS.commitStock,
       (order) => stock.commit(order.orderId),
       (order) => stock.release(order.orderId),
+      COMPENSATION_IDS.commitStock,
     );
   }
 
@@ -421,13 +431,15 @@ export class OrderSaga {
     atMs = this.now(),
   ): Promise<Order | undefined> {
     const at = new Date(atMs).toISOString();
+    // Built here, not in the store's write: the event carries this step's trace context.
+    const emitted = [statusChanged(order.orderId, to, at)];
     const moved = await this.deps.orders.transition(
       order.orderId,
       order.status,
       to,
       at,
       patch,
-      () => [statusChanged(order.orderId, to, at)],
+      () => emitted,
     );
     if (!moved) {
       // Lost a compare-and-set: whoever moved the order drives it on from there, and what

@@ -40,7 +40,6 @@ export interface SyncDeps {
 export class SourceOfTruthSync {
   /** This process's runs queue here rather than poll the lease against each other. */
   private queue: Promise<unknown> = Promise.resolve();
-  private lastAt: string | undefined;
   private readonly lock: SyncLock;
 
   constructor(private readonly deps: SyncDeps) {
@@ -50,15 +49,15 @@ export class SourceOfTruthSync {
     });
   }
 
-  get lastSyncAt(): string | undefined {
-    return this.lastAt;
-  }
-
-  /** Sync-out: terminal orders to the SoT (on_hand in the same SoT transaction). */
+  /**
+   * Sync-out: terminal orders to the SoT (on_hand in the same SoT transaction). A pass that
+   * succeeds, an empty one too (nothing waiting is the SoT caught up), is recorded in the
+   * outbox, where every process reads it.
+   */
   syncOut(): Promise<number> {
     return this.exclusive(async (hold) => {
       const written = await this.pushOutbox(hold);
-      this.touch();
+      await this.markSynced();
       return written;
     });
   }
@@ -76,7 +75,7 @@ export class SourceOfTruthSync {
       const products = await this.deps.sot.products();
       hold.assertHeld();
       fenced(await this.deps.stock.reconcile(products, hold.token));
-      this.touch();
+      await this.markSynced();
       return products.length;
     });
   }
@@ -118,8 +117,8 @@ export class SourceOfTruthSync {
     });
   }
 
-  private touch(): void {
-    this.lastAt = new Date(this.deps.clock.now()).toISOString();
+  private markSynced(): Promise<void> {
+    return this.deps.outbox.markSynced(this.deps.clock.now());
   }
 
   /** Holds the lease for `work`, having first fenced off every older run. */

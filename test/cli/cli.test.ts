@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { orderBody } from '../helpers/api.js';
 import { DEFAULT_KEYS } from '../helpers/http.js';
 import { deadPort } from '../helpers/net.js';
+import { waitFor } from '../helpers/wait.js';
 import { REPO_ROOT, startService, stopAllServices, type Service } from '../helpers/service.js';
 import { describeRun, jsonOf, runCli, type CliRun } from './run-cli.js';
 
@@ -154,18 +155,96 @@ describe('orderflow against a running instance', () => {
     expect(Number.isNaN(Date.parse(report.at))).toBe(false);
   });
 
-  it('replay --group analytics --from 1: accepted, and waits until the group caught up', async () => {
-    const replay = await ok<{ consumer: string; fromSeq: number; caughtUp: boolean }>([
-      ...['replay', '--group', 'analytics', '--from', '1'],
+  it('replay --group analytics --from 1: a job, followed with a progress bar until the group is through', async () => {
+    const run = await cli(['replay', '--group', 'analytics', '--from', '1', '--progress']);
+    expect(run.code, describeRun(run)).toBe(0);
+    const replay = jsonOf<{
+      jobId: string;
+      consumer: string;
+      fromSeq: number;
+      from: number;
+      through: number;
+      caughtUp: boolean;
+      delivered: number;
+      total: number;
+    }>(run);
+    expect(replay).toMatchObject({ consumer: 'analytics', fromSeq: 1, from: 1, caughtUp: true });
+    expect(replay.jobId).toEqual(expect.any(String));
+    expect(replay.total).toBe(replay.through - replay.from + 1);
+    expect(replay.delivered).toBe(replay.total);
+    expect(run.stderr).toContain(
+      `replaying analytics [${'#'.repeat(30)}] ${replay.total}/${replay.total} 100%`,
+    );
+    // The API process answers from the log; the group runs in the pipeline process.
+    const job = await service.request<{ done: boolean; delivered: number }>(
+      'GET',
+      `/v1/admin/replay/${replay.jobId}`,
+      { key: 'admin' },
+    );
+    expect(job.json).toMatchObject({ done: true, delivered: replay.total });
+  });
+
+  it('replay --no-wait: prints the job id, whose progress the API answers', async () => {
+    const text = await runCli(
+      ['replay', '--group', 'analytics', '--from', '1', '--no-wait', '--url', service.url],
+      { ORDERFLOW_ADMIN_KEY: DEFAULT_KEYS.admin },
+    );
+    expect(text.code, describeRun(text)).toBe(0);
+    const jobId = /job (\S+) \(seq 1–\d+\)/.exec(text.stdout)?.[1];
+    expect(jobId, text.stdout).toBeDefined();
+    const done = await waitFor(
+      async () => {
+        const { json } = await service.request<{ done: boolean; total: number }>(
+          'GET',
+          `/v1/admin/replay/${jobId ?? ''}`,
+          { key: 'admin' },
+        );
+        return json.done ? json : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what: 'the replay job to be done' },
+    );
+    expect(done.total).toBeGreaterThan(0);
+  });
+
+  it('orders list: newest first, by status, a page at a time', async () => {
+    const placed: string[] = [];
+    for (let n = 0; n < 2; n++) {
+      const { orderId } = await service.placeAccepted(orderBody({ sku: 'A123', qty: 1 }));
+      await service.waitForTerminal(orderId);
+      placed.push(orderId);
+    }
+    type Listed = { orders: { orderId: string; status: string }[]; nextCursor?: string };
+    const first = await ok<Listed>(['orders', 'list', '--status', 'COMPLETED', '--limit', '1']);
+    expect(first.orders).toEqual([expect.objectContaining({ orderId: placed[1] })]);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = await ok<Listed>([
+      ...['orders', 'list', '--status', 'COMPLETED', '--limit', '1'],
+      ...['--cursor', first.nextCursor ?? ''],
     ]);
-    expect(replay).toMatchObject({ consumer: 'analytics', fromSeq: 1, caughtUp: true });
-    const group = (await service.stats()).consumers['analytics'];
-    expect(group).toMatchObject({ lag: 0, inFlight: 0 });
+    expect(second.orders).toEqual([expect.objectContaining({ orderId: placed[0] })]);
+    const all = await ok<Listed>(['orders', 'list']);
+    expect(all.orders.slice(0, 2).map(({ orderId }) => orderId)).toEqual([...placed].reverse());
+    const none = await ok<Listed>(['orders', 'list', '--status', 'PAYMENT_FAILED']);
+    expect(none.orders).toEqual([]);
+
+    const text = await runCli(['orders', 'list', '--limit', '1', '--url', service.url], {
+      ORDERFLOW_ADMIN_KEY: DEFAULT_KEYS.admin,
+    });
+    expect(text.code, describeRun(text)).toBe(0);
+    expect(text.stdout).toMatch(/^ORDER\s+STATUS\s+CUSTOMER\s+TOTAL\s+CREATED\s+UPDATED$/m);
+    expect(text.stdout).toContain(`${placed[1] ?? ''}  COMPLETED`);
+    expect(text.stdout).toMatch(/^1 orders; next page: --cursor \S+$/m);
+
+    const unknown = await cli(['orders', 'list', '--status', 'STUCK']);
+    expect(unknown.code, describeRun(unknown)).toBe(2);
+    expect(jsonOf(unknown)).toMatchObject({ error: { code: 'validation_error' } });
+    const tooMany = await cli(['orders', 'list', '--limit', '501']);
+    expect(tooMany.code, describeRun(tooMany)).toBe(1);
   });
 
   it('dlq list: none yet', async () => {
-    const listed = await ok<{ deadLetters: unknown[]; total: number }>(['dlq', 'list']);
-    expect(listed).toMatchObject({ deadLetters: [], total: 0 });
+    const listed = await ok<{ deadLetters: unknown[]; nextCursor?: string }>(['dlq', 'list']);
+    expect(listed).toEqual({ deadLetters: [] });
   });
 
   it('orders show of an unknown order exits 2 with the API error in plain words', async () => {

@@ -26,11 +26,17 @@ interface Letter {
 
 let service: InProcessService;
 
+/** Deliveries the failing consumer was handed, per order. */
+const handedOut = new Map<string, number>();
+
 const failing = defineConsumer({
   name: 'always-fails',
   on: ['COMPLETED'],
   retry: { attempts: 1 },
-  handle: () => Promise.reject(new Error('the test consumer always fails')),
+  handle: ({ order }) => {
+    handedOut.set(order.orderId, (handedOut.get(order.orderId) ?? 0) + 1);
+    return Promise.reject(new Error('the test consumer always fails'));
+  },
 });
 
 async function deadLetters(): Promise<Letter[]> {
@@ -59,24 +65,40 @@ function cli(args: readonly string[]): Promise<CliRun> {
 }
 
 describe('orderflow dlq', () => {
-  it('list: by consumer, paged', async () => {
+  it('list: by consumer and by last error, paged by the service', async () => {
+    type Page = { deadLetters: Letter[]; nextCursor?: string };
     const run = await cli(['dlq', 'list', '--consumer', 'always-fails', '--limit', '2', '--json']);
     expect(run.code, describeRun(run)).toBe(0);
-    const page = jsonOf<{ deadLetters: Letter[]; total: number }>(run);
-    expect(page.total).toBe(ORDERS);
+    const page = jsonOf<Page>(run);
     expect(page.deadLetters).toHaveLength(2);
     expect(page.deadLetters.every(({ consumer }) => consumer === 'always-fails')).toBe(true);
-    const next = jsonOf<{ deadLetters: Letter[] }>(
-      await cli(['dlq', 'list', '--consumer', 'always-fails', '--offset', '2', '--json']),
+    expect(page.nextCursor).toEqual(expect.any(String));
+    const next = jsonOf<Page>(
+      await cli([
+        ...['dlq', 'list', '--consumer', 'always-fails', '--limit', '2'],
+        ...['--cursor', page.nextCursor ?? '', '--json'],
+      ]),
     );
     expect(next.deadLetters).toHaveLength(1);
-    const other = jsonOf<{ total: number }>(
-      await cli(['dlq', 'list', '--consumer', 'analytics', '--json']),
-    );
-    expect(other.total).toBe(0);
+    expect(next.nextCursor).toBeUndefined();
+    const ids = [...page.deadLetters, ...next.deadLetters].map(({ id }) => id);
+    expect(new Set(ids).size).toBe(ORDERS);
+
+    const other = jsonOf<Page>(await cli(['dlq', 'list', '--consumer', 'analytics', '--json']));
+    expect(other.deadLetters).toEqual([]);
+    const byError = jsonOf<Page>(await cli(['dlq', 'list', '--error', 'always fails', '--json']));
+    expect(byError.deadLetters).toHaveLength(ORDERS);
+    const noMatch = jsonOf<Page>(await cli(['dlq', 'list', '--error', 'Always', '--json']));
+    expect(noMatch.deadLetters).toEqual([]);
+
     const text = await cli(['dlq', 'list', '--limit', '2']);
+    expect(text.code, describeRun(text)).toBe(0);
     expect(text.stdout).toMatch(/^ID\s+CONSUMER\s+EVENT\s+ORDER\s+ATTEMPTS\s+AT\s+LAST ERROR$/m);
-    expect(text.stdout).toContain(`1–2 of ${ORDERS}; next page: --offset 2`);
+    expect(text.stdout).toMatch(/^2 dead letter\(s\); next page: --cursor \S+$/m);
+    const none = await cli(['dlq', 'list', '--consumer', 'analytics']);
+    expect(none.stdout.trim()).toBe('no dead letters of analytics');
+    const tooMany = await cli(['dlq', 'list', '--limit', '1001']);
+    expect(tooMany.code, describeRun(tooMany)).toBe(1);
   });
 
   it('show: one letter in full', async () => {
@@ -93,21 +115,33 @@ describe('orderflow dlq', () => {
     expect(missing.code, describeRun(missing)).toBe(2);
   });
 
+  it('redrive --all --error: nothing when no last error matches', async () => {
+    const run = await cli(['dlq', 'redrive', '--all', '--error', 'no such error', '--json']);
+    expect(run.code, describeRun(run)).toBe(0);
+    expect(jsonOf(run)).toEqual({ redriven: [], failed: [] });
+  });
+
   it('redrive --all: each letter once more, with a progress bar on stderr', async () => {
     const before = await deadLetters();
+    const handedBefore = new Map(handedOut);
     const run = await cli([
-      ...['dlq', 'redrive', '--all', '--consumer', 'always-fails', '--progress', '--json'],
+      ...['dlq', 'redrive', '--all', '--consumer', 'always-fails'],
+      ...['--error', 'always fails', '--progress', '--json'],
     ]);
     expect(run.code, describeRun(run)).toBe(0);
     const result = jsonOf<{ redriven: string[]; failed: unknown[] }>(run);
     expect(result.redriven.sort()).toEqual(before.map(({ id }) => id).sort());
     expect(result.failed).toEqual([]);
     expect(run.stderr).toContain(`redriving [${'#'.repeat(30)}] ${ORDERS}/${ORDERS} 100%`);
-    // Each was delivered once more: the consumer failed again, and it is back, one more attempt on it.
+    // Each was delivered once more, as a first attempt of a fresh set (the consumer makes
+    // one): it failed again and is back, once.
     await eventually(
       async () => {
         const after = await deadLetters();
-        return after.length === ORDERS && after.every(({ attempts }) => attempts > 1)
+        const again = before.every(
+          ({ event }) => handedOut.get(event.key) === (handedBefore.get(event.key) ?? 0) + 1,
+        );
+        return again && after.length === ORDERS && after.every(({ attempts }) => attempts === 1)
           ? true
           : undefined;
       },

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Delivery, EventLog, NewEvent, Subscription } from '../../src/ports/event-log.js';
+import type {
+  DeadLetter,
+  Delivery,
+  EventLog,
+  NewEvent,
+  Subscription,
+} from '../../src/ports/event-log.js';
 import { ManualClock, type Fixture, type FixtureFactory } from './fixture.js';
 import { appendSentinel, Collector, eventually, sentinelEvent } from './support.js';
 
@@ -232,7 +238,7 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       expect(collector.ids).toEqual(['e1', sentinel]);
       const [first] = await log.trace('k1');
       expect(first?.outcomes.g).toEqual({ state: 'acked', attempts: 1 });
-      expect(await log.deadLetters(10)).toEqual([]);
+      expect(await log.deadLetters({ limit: 10 })).toEqual([]);
     });
 
     it('redelivers a nakked event after its delay with the next attempt', async () => {
@@ -289,7 +295,7 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       consume(log, 'g', collector);
       await collector.waitFor(3);
       const letters = await eventually(async () => {
-        const found = await log.deadLetters(10);
+        const found = await log.deadLetters({ limit: 10 });
         expect(found).toHaveLength(1);
         return found;
       });
@@ -317,12 +323,12 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       const collector = new Collector((d) => d.term('unwanted'));
       consume(log, 'g', collector);
       const [letter] = await eventually(async () => {
-        const found = await log.deadLetters(10);
+        const found = await log.deadLetters({ limit: 10 });
         expect(found).toHaveLength(1);
         return found;
       });
       expect(await log.discard(letter?.id ?? '')).toBe(true);
-      expect(await log.deadLetters(10)).toEqual([]);
+      expect(await log.deadLetters({ limit: 10 })).toEqual([]);
       await eventually(async () =>
         expect((await log.stats()).g).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
       );
@@ -338,16 +344,19 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
     it('redrives a dead letter once, to its own group only', async () => {
       const log = open();
       await log.append([event(1)]);
-      const failing = new Collector((d) =>
-        d.event.id === 'e1' && d.attempt === 1 ? d.term('broken') : d.ack(),
-      );
+      let termed = false;
+      const failing = new Collector((d) => {
+        if (d.event.id !== 'e1' || termed) return d.ack();
+        termed = true;
+        d.term('broken');
+      });
       const other = new Collector();
       consume(log, 'a', failing);
       consume(log, 'b', other);
       await failing.waitFor(1);
       await other.waitFor(1);
       const [letter] = await eventually(async () => {
-        const found = await log.deadLetters(10);
+        const found = await log.deadLetters({ limit: 10 });
         expect(found).toHaveLength(1);
         return found;
       });
@@ -355,18 +364,173 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       expect(await log.redrive(letter?.id ?? '')).toBe(true);
       await failing.waitFor(2);
       expect(failing.deliveries[1]?.event.id).toBe('e1');
-      expect(failing.deliveries[1]?.attempt).toBe(2);
+      // A fresh set of attempts: the redriven delivery is a first attempt again.
+      expect(failing.deliveries[1]?.attempt).toBe(1);
       // Once, and to group a only: both groups are handed the sentinel next.
       const sentinel = await appendSentinel(log, [failing, other]);
       expect(failing.ids).toEqual(['e1', 'e1', sentinel]);
       expect(other.ids).toEqual(['e1', sentinel]);
-      expect(await log.deadLetters(10)).toEqual([]);
+      expect(await log.deadLetters({ limit: 10 })).toEqual([]);
       expect(await log.redrive(letter?.id ?? '')).toBe(false);
       await eventually(async () => {
         const [trace] = await log.trace('k1');
-        expect(trace?.outcomes.a).toMatchObject({ state: 'acked', attempts: 2 });
+        expect(trace?.outcomes.a).toMatchObject({ state: 'acked', attempts: 1 });
         expect(trace?.outcomes.b).toMatchObject({ state: 'acked' });
       });
+    });
+
+    it('gives a redriven letter a fresh set of attempts: it is retried, not dead-lettered again at once', async () => {
+      const log = open();
+      await log.append([event(1)]);
+      const maxAttempts = 3;
+      // Fails until told otherwise; like the runner, it terms on its last attempt.
+      let failuresLeft = Number.POSITIVE_INFINITY;
+      const collector = new Collector((d) => {
+        if (failuresLeft <= 0) return d.ack();
+        failuresLeft -= 1;
+        if (d.attempt >= maxAttempts) d.term(`failed on attempt ${d.attempt}`);
+        else d.nak(0, `failed on attempt ${d.attempt}`);
+      });
+      subscriptions.push(
+        log.consume({ group: 'g', types: ['T'], maxInFlight: 10, maxAttempts }, collector.deliver),
+      );
+      const [letter] = await eventually(async () => {
+        const found = await log.deadLetters({ limit: 10 });
+        expect(found).toHaveLength(1);
+        return found;
+      });
+      expect(letter).toMatchObject({ attempts: 3, lastError: 'failed on attempt 3' });
+      expect(collector.deliveries.map((d) => d.attempt)).toEqual([1, 2, 3]);
+
+      // The fault is half fixed: two more failures, then it succeeds.
+      failuresLeft = 2;
+      expect(await log.redrive(letter?.id ?? '')).toBe(true);
+      await collector.waitFor(6);
+      expect(collector.deliveries.slice(3).map((d) => d.attempt)).toEqual([1, 2, 3]);
+      const sentinel = await appendSentinel(log, [collector]);
+      expect(collector.ids.slice(3)).toEqual(['e1', 'e1', 'e1', sentinel]);
+      expect(await log.deadLetters({ limit: 10 })).toEqual([]);
+      await eventually(async () => {
+        const [trace] = await log.trace('k1');
+        expect(trace?.outcomes.g).toMatchObject({ state: 'acked', attempts: 3 });
+        expect((await log.stats()).g).toMatchObject({ dlq: 0 });
+      });
+    });
+
+    it('lists dead letters by group and by last error, oldest first, a page at a time', async () => {
+      const log = open();
+      await log.append(events(1, 3));
+      const a = new Collector(hold);
+      const b = new Collector(hold);
+      consume(log, 'a', a);
+      consume(log, 'b', b);
+      await a.waitFor(3);
+      await b.waitFor(3);
+      const delivery = (collector: Collector, id: string): Delivery => {
+        const found = collector.deliveries.find((d) => d.event.id === id);
+        if (!found) throw new Error(`no delivery of ${id}`);
+        return found;
+      };
+      // One at a time, the clock moving between them: their order is the order of the terms.
+      const terms: [Delivery, string][] = [
+        [delivery(a, 'e1'), 'timeout talking to the warehouse'],
+        [delivery(b, 'e1'), 'refused by the warehouse'],
+        [delivery(a, 'e2'), 'refused by the shop'],
+        [delivery(a, 'e3'), 'another timeout'],
+      ];
+      for (const [index, [d, reason]] of terms.entries()) {
+        clock.advance(1_000);
+        d.term(reason);
+        await eventually(async () =>
+          expect(await log.deadLetters({ limit: 10 })).toHaveLength(index + 1),
+        );
+      }
+      for (const d of b.deliveries.slice(1)) d.ack();
+      const names = (letters: readonly DeadLetter[]): string[] =>
+        letters.map((letter) => `${letter.group}:${letter.event.id}`);
+
+      const all = await log.deadLetters({ limit: 10 });
+      expect(names(all)).toEqual(['a:e1', 'b:e1', 'a:e2', 'a:e3']);
+      expect(names(await log.deadLetters({ group: 'a', limit: 10 }))).toEqual([
+        'a:e1',
+        'a:e2',
+        'a:e3',
+      ]);
+      expect(names(await log.deadLetters({ group: 'b', limit: 10 }))).toEqual(['b:e1']);
+      expect(names(await log.deadLetters({ group: 'nobody', limit: 10 }))).toEqual([]);
+      expect(names(await log.deadLetters({ errorContains: 'timeout', limit: 10 }))).toEqual([
+        'a:e1',
+        'a:e3',
+      ]);
+      expect(
+        names(await log.deadLetters({ group: 'a', errorContains: 'refused', limit: 10 })),
+      ).toEqual(['a:e2']);
+      expect(await log.deadLetters({ errorContains: 'Timeout', limit: 10 })).toEqual([]);
+
+      // Page after page, each letter once.
+      const paged: DeadLetter[] = [];
+      let after: DeadLetter | undefined;
+      for (;;) {
+        const page = await log.deadLetters({ limit: 1, ...(after && { after }) });
+        const [only] = page;
+        if (!only) break;
+        paged.push(only);
+        after = only;
+      }
+      expect(names(paged)).toEqual(names(all));
+      expect(names(await log.deadLetters({ group: 'a', limit: 1, after: all[0] }))).toEqual([
+        'a:e2',
+      ]);
+
+      // A page goes on after its last letter also when that letter is gone since.
+      const [first, second] = await log.deadLetters({ limit: 2 });
+      expect(await log.discard(second?.id ?? '')).toBe(true);
+      expect(names(await log.deadLetters({ limit: 10, after: second }))).toEqual(['a:e2', 'a:e3']);
+      expect(names(await log.deadLetters({ limit: 10, after: first }))).toEqual(['a:e2', 'a:e3']);
+    });
+
+    it('hands an event back with its headers: on each delivery, in its dead letter, redriven, traced', async () => {
+      const log = open();
+      const headers = {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        tracestate: 'shop=checkout,vendor=t61rcWkgMzE',
+      };
+      await log.append([{ ...event(1), headers }, event(2)]);
+      let handedE1 = 0;
+      const collector = new Collector((d) => {
+        if (d.event.id !== 'e1') {
+          d.ack();
+          return;
+        }
+        handedE1 += 1;
+        if (handedE1 === 1) d.nak(0, 'once more');
+        else if (handedE1 === 2) d.term('dead');
+        else d.ack();
+      });
+      consume(log, 'g', collector);
+      await collector.waitFor(3);
+      const [letter] = await eventually(async () => {
+        const found = await log.deadLetters({ limit: 10 });
+        expect(found).toHaveLength(1);
+        return found;
+      });
+      expect(letter?.event.headers).toEqual(headers);
+      expect(await log.redrive(letter?.id ?? '')).toBe(true);
+      await collector.waitFor(4);
+      const e1 = collector.deliveries.filter((d) => d.event.id === 'e1');
+      expect(e1).toHaveLength(3);
+      for (const delivery of e1) expect(delivery.event.headers).toEqual(headers);
+      const e2 = collector.deliveries.find((d) => d.event.id === 'e2');
+      expect(e2?.event.headers).toBeUndefined();
+      const traced = await log.trace('k1');
+      expect(traced.map((t) => t.event.headers)).toEqual([headers, undefined]);
+      // Stored with the event: another adapter on the same storage reads them too.
+      await log.close();
+      const reopened = open();
+      const again = new Collector();
+      consume(reopened, 'h', again);
+      await again.waitForId('e1');
+      expect(again.deliveries.find((d) => d.event.id === 'e1')?.event.headers).toEqual(headers);
     });
 
     it('replays one group from a sequence number while it runs', async () => {
@@ -420,6 +584,57 @@ export function describeEventLogContract(name: string, factory: FixtureFactory<E
       consume(reopened, 'a', again);
       await again.waitFor(3);
       expect(again.ids).toEqual(['e1', 'e2', 'e3']);
+    });
+
+    it('answers what a replay covers, and how far the group has got through it', async () => {
+      const log = open();
+      await log.append(events(1, 5));
+      let holding = false;
+      const held: Delivery[] = [];
+      const a = new Collector((d) => (holding ? held.push(d) : d.ack()));
+      consume(log, 'a', a);
+      await a.waitFor(5);
+      const seqs = a.deliveries.map((d) => d.event.seq);
+      const [, , third = 0] = seqs;
+      const last = seqs.at(-1) ?? 0;
+      await eventually(async () => expect(await log.finishedThrough('a')).toBe(last));
+      expect(await log.finishedThrough('nobody')).toBeUndefined();
+
+      holding = true;
+      expect(await log.replay('a', { seq: third })).toEqual({ from: third, through: last });
+      await a.waitFor(8);
+      // Handed out again, not done yet: the group stands just before the range.
+      expect(await log.finishedThrough('a')).toBe(third - 1);
+      for (const d of held) d.ack();
+      await eventually(async () => expect(await log.finishedThrough('a')).toBe(last));
+
+      // Appended since: a later replay covers more; one from before the log starts at seq 1.
+      await log.append([event(6)]);
+      holding = false;
+      const range = await log.replay('a', { seq: 0 });
+      expect(range.from).toBe(1);
+      expect(range.through).toBeGreaterThan(last);
+      await eventually(async () =>
+        expect(await log.finishedThrough('a')).toBeGreaterThanOrEqual(range.through),
+      );
+    });
+
+    it('counts a replay of a group consumed elsewhere at once, before that process takes it up', async () => {
+      const log = open();
+      await log.append(events(1, 3));
+      const first = new Collector();
+      const subscription = consume(log, 'a', first);
+      await first.waitFor(3);
+      const last = first.deliveries.at(-1)?.event.seq ?? 0;
+      await eventually(async () => expect(await log.finishedThrough('a')).toBe(last));
+      await subscription.stop();
+      await log.close();
+
+      // Another process (an `api` beside the `worker`) asks for the replay.
+      const asking = open();
+      const [, second = 0] = first.deliveries.map((d) => d.event.seq);
+      expect(await asking.replay('a', { seq: second })).toEqual({ from: second, through: last });
+      expect(await asking.finishedThrough('a')).toBe(second - 1);
     });
 
     it('reports lag, deliveries in flight and dead letters per group', async () => {

@@ -110,7 +110,7 @@ describe.skipIf(!up)('NATS delivery limit: the log never drops an event', () => 
       await eventually(() => expect(handledAt).toBe(failures + 1), 50_000);
       const info = await jsm.consumers.info(names.eventsStream, names.consumerName('workflow'));
       expect(info.config.max_deliver).toBe(-1);
-      expect(await log.deadLetters(10)).toEqual([]);
+      expect(await log.deadLetters({ limit: 10 })).toEqual([]);
       await eventually(async () =>
         expect((await log.stats())['workflow']).toEqual({ lag: 0, inFlight: 0, dlq: 0 }),
       );
@@ -149,7 +149,7 @@ describe.skipIf(!up)('NATS delivery limit: the log never drops an event', () => 
 
     const limit = deliveryLimit(2);
     const [letter] = await eventually(async () => {
-      const letters = await log.deadLetters(10);
+      const letters = await log.deadLetters({ limit: 10 });
       expect(letters).toHaveLength(1);
       return letters;
     }, 15_000);
@@ -181,7 +181,7 @@ describe.skipIf(!up)('NATS delivery limit: the log never drops an event', () => 
     await log.append([{ id: 'e1', type: 'T', key: 'order-1', data: { n: 1 } }]);
 
     const [letter] = await eventually(async () => {
-      const letters = await log.deadLetters(10);
+      const letters = await log.deadLetters({ limit: 10 });
       expect(letters).toHaveLength(1);
       return letters;
     }, 15_000);
@@ -203,6 +203,6 @@ describe.skipIf(!up)('NATS delivery limit: the log never drops an event', () => 
     });
     expect(await log.redrive(letter?.id ?? '')).toBe(true);
     await eventually(() => expect(handled).toBe(1), 10_000);
-    expect(await log.deadLetters(10)).toEqual([]);
+    expect(await log.deadLetters({ limit: 10 })).toEqual([]);
   });
 });

@@ -146,7 +146,7 @@ describe.skipIf(!up)('NATS JetStream', () => {
         log.consume({ group: 'g', types: ['T'], maxInFlight: 10 }, collector.deliver);
         await collector.waitFor(2);
         const [letter] = await eventually(async () => {
-          const letters = await log.deadLetters(10);
+          const letters = await log.deadLetters({ limit: 10 });
           expect(letters).toHaveLength(1);
           return letters;
         });

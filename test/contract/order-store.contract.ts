@@ -1,3 +1,4 @@
+import { v7 as timeOrderedId } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Order } from '../../src/domain/order.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
@@ -124,6 +125,83 @@ export function describeOrderStoreContract(
       await Promise.all(orders.map((order) => store.create(order)));
       await store.transition(orders[0]?.orderId ?? '', 'PENDING', 'RESERVED', AT);
       expect(await store.countByStatus()).toEqual({ PENDING: 2, RESERVED: 1 });
+    });
+
+    /** Orders with time-ordered ids, as the intake makes them, created oldest first. */
+    async function created(count: number): Promise<string[]> {
+      const ids: string[] = [];
+      for (let n = 0; n < count; n++) {
+        const order = makeOrder({ orderId: timeOrderedId() });
+        await store.create(order);
+        ids.push(order.orderId);
+      }
+      return ids;
+    }
+
+    const idsOf = (orders: readonly Order[]): string[] => orders.map((order) => order.orderId);
+
+    it('lists orders newest first, of one status or all, a page at a time', async () => {
+      const ids = await created(7);
+      const o = (n: number): string => ids[n] ?? '';
+      await store.transition(o(1), 'PENDING', 'RESERVED', AT);
+      await store.transition(o(4), 'PENDING', 'RESERVED', AT);
+      await store.transition(o(4), 'RESERVED', 'CANCELLED', AT);
+      await store.transition(o(5), 'PENDING', 'RESERVED', AT);
+
+      expect(idsOf(await store.list({ limit: 10 }))).toEqual([...ids].reverse());
+      expect(idsOf(await store.list({ limit: 3 }))).toEqual([o(6), o(5), o(4)]);
+      expect(idsOf(await store.list({ before: o(4), limit: 3 }))).toEqual([o(3), o(2), o(1)]);
+      expect(idsOf(await store.list({ status: 'RESERVED', limit: 10 }))).toEqual([o(5), o(1)]);
+      expect(idsOf(await store.list({ status: 'CANCELLED', limit: 10 }))).toEqual([o(4)]);
+      expect(idsOf(await store.list({ status: 'PENDING', limit: 2 }))).toEqual([o(6), o(3)]);
+      expect(idsOf(await store.list({ status: 'PENDING', before: o(3), limit: 2 }))).toEqual([
+        o(2),
+        o(0),
+      ]);
+      expect(await store.list({ status: 'PENDING', before: o(0), limit: 2 })).toEqual([]);
+      expect(await store.list({ status: 'PAID', limit: 10 })).toEqual([]);
+      // The orders as `get` answers them.
+      const [reserved] = await store.list({ status: 'RESERVED', limit: 1 });
+      expect(reserved).toEqual(await store.get(o(5)));
+    });
+
+    it('pages without gaps or repeats while statuses change', async () => {
+      const ids = await created(12);
+      const newestFirst = [...ids].reverse();
+      const at = (n: number): string => newestFirst[n] ?? '';
+
+      // Every order: statuses changing between pages change nothing about which are listed.
+      const listed: string[] = [];
+      let before: string | undefined;
+      for (let page = 0; ; page++) {
+        const orders = await store.list({ limit: 5, ...(before && { before }) });
+        if (orders.length === 0) break;
+        listed.push(...idsOf(orders));
+        before = orders.at(-1)?.orderId;
+        // One already listed and one still to come move on meanwhile.
+        await store.transition(at(page * 5), 'PENDING', 'RESERVED', AT);
+        await store.transition(at(page * 5 + 7), 'PENDING', 'RESERVED', AT);
+      }
+      expect(listed).toEqual(newestFirst);
+
+      // By status: an order that leaves it is not on a later page, one that stays is on one.
+      const pending = new Set(idsOf(await store.list({ status: 'PENDING', limit: 100 })));
+      const first = await store.list({ status: 'PENDING', limit: 3 });
+      const rest = idsOf(await store.list({ status: 'PENDING', limit: 100 })).slice(3);
+      const [leaves, stays] = rest;
+      await store.transition(leaves ?? '', 'PENDING', 'RESERVED', AT);
+      await store.transition(idsOf(first)[0] ?? '', 'PENDING', 'RESERVED', AT);
+      const pages: string[] = [...idsOf(first)];
+      let cursor = first.at(-1)?.orderId;
+      while (cursor !== undefined) {
+        const orders = await store.list({ status: 'PENDING', limit: 2, before: cursor });
+        pages.push(...idsOf(orders));
+        cursor = orders.length < 2 ? undefined : orders.at(-1)?.orderId;
+      }
+      expect(new Set(pages).size).toBe(pages.length);
+      expect(pages).toContain(stays);
+      expect(pages).not.toContain(leaves);
+      expect(pages).toEqual([...pending].filter((id) => id !== leaves));
     });
   });
 }

@@ -1,11 +1,13 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { v7 as timeOrderedId } from 'uuid';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
 import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import type { Order } from '../../src/domain/order.js';
+import type { OrderStatus } from '../../src/domain/status.js';
 import type { NewEvent } from '../../src/ports/event-log.js';
 import { deleteNamespace, openRedis } from '../helpers/backends-redis.js';
 import { enginesUp, randomNamespace } from '../helpers/engines.js';
@@ -98,6 +100,8 @@ describe.skipIf(!up)('redis', () => {
       await expect(store.create(order, [placed])).rejects.toThrow('log down');
       expect(await store.get(order.orderId)).toBeUndefined();
       expect(await store.countByStatus()).toEqual({});
+      expect(await store.list({ limit: 10 })).toEqual([]);
+      expect(await store.list({ status: 'PENDING', limit: 10 })).toEqual([]);
       // A late create of the same id (its first attempt still running) cannot bring it back.
       await expect((stores[0] as RedisOrderStore).create(order, [placed])).rejects.toMatchObject({
         code: 'order_abandoned',
@@ -122,6 +126,49 @@ describe.skipIf(!up)('redis', () => {
       await two.create(live);
       expect(await one.abandon(live.orderId)).toBe(false);
       expect(await one.get(live.orderId)).toEqual(live);
+    });
+
+    it('lists orders stored before the listing indexes once they are indexed, and after their next change', async () => {
+      const [one, two] = stores as [RedisOrderStore, RedisOrderStore];
+      const client = (connections[0] as RedisConnection).client;
+      // As a version without the indexes left them: the order's JSON and its count only.
+      const old = [
+        makeOrder({ orderId: timeOrderedId() }),
+        makeOrder({ orderId: timeOrderedId(), status: 'RESERVED' }),
+        makeOrder({ orderId: timeOrderedId() }),
+      ];
+      for (const order of old) {
+        await client.set(`${namespace}:order:${order.orderId}`, JSON.stringify(order));
+        await client.hincrby(`${namespace}:order-counts`, order.status, 1);
+      }
+      const [first, second, third] = old.map((order) => order.orderId) as [string, string, string];
+      const ids = async (status?: OrderStatus): Promise<string[]> =>
+        (await one.list({ status, limit: 10 })).map((order) => order.orderId);
+      expect(await ids()).toEqual([]);
+      // Changed by this version: indexed by the change itself.
+      await two.transition(third, 'PENDING', 'RESERVED', AT);
+      expect(await ids('RESERVED')).toEqual([third]);
+
+      expect(await two.indexExisting()).toBe(3);
+      expect(await ids()).toEqual([third, second, first]);
+      expect(await ids('RESERVED')).toEqual([third, second]);
+      expect(await ids('PENDING')).toEqual([first]);
+      // Once per namespace.
+      expect(await one.indexExisting()).toBe(0);
+    });
+
+    it('skips a listed order that an older version moved out of the status', async () => {
+      const [one] = stores as [RedisOrderStore, RedisOrderStore];
+      const order = makeOrder({ orderId: timeOrderedId() });
+      await one.create(order);
+      // An older version's compare-and-set moves the order without touching the indexes.
+      const moved = { ...order, status: 'CANCELLED' as const };
+      await connections[0]?.client.set(
+        `${namespace}:order:${order.orderId}`,
+        JSON.stringify(moved),
+      );
+      expect(await one.list({ status: 'PENDING', limit: 10 })).toEqual([]);
+      expect(await one.list({ limit: 10 })).toEqual([moved]);
     });
 
     it('keeps a cancel request made between the read and the write of a transition', async () => {

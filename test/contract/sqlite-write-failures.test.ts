@@ -125,7 +125,9 @@ describe('sqlite: writes that fail for a spell', () => {
         outcomes.push({ id: event.id, state: trace?.outcomes[GROUP]?.state });
       }
       expect(outcomes).toEqual(expected);
-      const dead = (await log.deadLetters(100)).filter((letter) => letter.group === GROUP);
+      const dead = (await log.deadLetters({ limit: 100 })).filter(
+        (letter) => letter.group === GROUP,
+      );
       expect(dead.map((letter) => letter.event.id).sort()).toEqual(
         expected
           .filter((e) => e.state === 'dead')

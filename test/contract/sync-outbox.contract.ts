@@ -48,5 +48,27 @@ export function describeSyncOutboxContract(
       expect(await outbox.take(10)).toEqual([{ orderId: 'o1', status: 'REFUNDED' }]);
       expect(await outbox.size()).toBe(1);
     });
+
+    it('keeps the latest successful sync-out, never moving it back', async () => {
+      expect(await outbox.lastSyncedAt()).toBeUndefined();
+      const first = clock.now();
+      await outbox.markSynced(first);
+      expect(await outbox.lastSyncedAt()).toBe(first);
+      await outbox.markSynced(first + 1500);
+      // Another process whose clock is a little behind.
+      await outbox.markSynced(first + 200);
+      expect(await outbox.lastSyncedAt()).toBe(first + 1500);
+    });
+
+    it('shares the last sync-out with every instance on the same storage', async () => {
+      const at = clock.now();
+      await outbox.markSynced(at);
+      // Marking is not the backlog: no entry appears or goes.
+      expect(await outbox.size()).toBe(0);
+      const other = fixture.open(clock);
+      expect(await other.lastSyncedAt()).toBe(at);
+      await other.markSynced(at + 10);
+      expect(await outbox.lastSyncedAt()).toBe(at + 10);
+    });
   });
 }

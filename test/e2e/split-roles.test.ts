@@ -9,8 +9,11 @@ import { DECLINED, historyStatuses, orderBody, type OrderView } from '../helpers
 import { sseStatuses } from '../helpers/http.js';
 import { terminalOnceViolations, waitForSotConsistent } from '../helpers/invariants.js';
 import { startService, stopAllServices, type Service } from '../helpers/service.js';
+import { waitFor } from '../helpers/wait.js';
+import { parsePrometheusText } from '../ops/prometheus-text.js';
 
 let api: Service;
+const startedAt = Date.now();
 /** Every order placed in this file, as last seen: the SoT must hold exactly these. */
 const placed = new Map<string, OrderView>();
 
@@ -85,5 +88,24 @@ describe('api, worker and scheduler processes on one embedded data dir', () => {
     ]);
     expect(terminalOnceViolations(orders)).toEqual([]);
     expect(await waitForSotConsistent(api, orders, ['A123', 'B456'])).toEqual([]);
+  });
+
+  it("shows on the api process the scheduler's last sync-out, in its stats and /metrics", async () => {
+    // The api process runs no schedule: what it shows, the scheduler recorded in the store.
+    const stats = await waitFor(
+      async () => {
+        const seen = await api.stats();
+        return typeof seen.sync.lastSyncAt === 'string' ? seen.sync.lastSyncAt : undefined;
+      },
+      { timeoutMs: 20_000, what: 'a last sync on the api process' },
+    );
+    expect(Date.parse(stats)).toBeGreaterThanOrEqual(startedAt);
+    const scraped = parsePrometheusText(
+      (await api.request('GET', '/metrics', { key: 'none' })).text,
+    );
+    expect(scraped.find('orderflow_schedule_runs_total')).toEqual([]);
+    const lastSync = scraped.value('orderflow_sync_last_success_timestamp_seconds');
+    expect(lastSync * 1000).toBeGreaterThanOrEqual(startedAt);
+    expect(lastSync * 1000).toBeLessThanOrEqual(Date.now() + 1000);
   });
 });

@@ -22,10 +22,11 @@ export function deferredEventLog(opening: Promise<EventLog>): EventLog {
       subscription.catch(() => undefined);
       return { stop: async () => (await subscription).stop() };
     },
-    deadLetters: async (limit) => (await opening).deadLetters(limit),
+    deadLetters: async (query) => (await opening).deadLetters(query),
     redrive: async (id) => (await opening).redrive(id),
     discard: async (id) => (await opening).discard(id),
     replay: async (group, from) => (await opening).replay(group, from),
+    finishedThrough: async (group) => (await opening).finishedThrough(group),
     stats: async () => (await opening).stats(),
     trace: async (key) => (await opening).trace(key),
     ping: async () => (await opening).ping(),

@@ -39,6 +39,8 @@ export interface StartOptions {
   readonly dataDir?: string;
   readonly port?: number;
   readonly readyTimeoutMs?: number;
+  /** Passed to `orderflow start` (`--consumer <module>`). */
+  readonly args?: readonly string[];
 }
 
 export interface ExitInfo {
@@ -101,6 +103,7 @@ export class Service {
     readonly dataDir: string,
     env: Env,
     private readonly readyTimeoutMs: number,
+    private readonly args: readonly string[] = [],
   ) {
     this.url = `http://127.0.0.1:${port}`;
     this.env = env;
@@ -128,7 +131,7 @@ export class Service {
     const env = { ...baseEnv(), ...this.env };
     for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
     this.output.push(`--- start ${new Date().toISOString()} ---`);
-    const child = spawn(process.execPath, [ENTRY, 'start'], {
+    const child = spawn(process.execPath, [ENTRY, 'start', ...this.args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -457,7 +460,7 @@ export async function startService(options: StartOptions = {}): Promise<Service>
     ORDERFLOW_NAMESPACE: `e2e_${randomBytes(4).toString('hex')}`,
     ...options.env,
   };
-  const service = new Service(port, dataDir, env, options.readyTimeoutMs ?? 45_000);
+  const service = new Service(port, dataDir, env, options.readyTimeoutMs ?? 45_000, options.args);
   try {
     await service.start();
   } catch (error) {

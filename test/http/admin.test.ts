@@ -182,20 +182,79 @@ describe('admin API', () => {
         fromSeq: 0,
       });
       expect(bySeq.statusCode).toBe(202);
-      expect(bySeq.json()).toEqual({ consumer: 'http-test-dlq', fromSeq: 0 });
+      expect(bySeq.json()).toEqual({
+        jobId: match.string(),
+        consumer: 'http-test-dlq',
+        fromSeq: 0,
+        from: 1,
+        through: match.number(),
+      });
       const at = new Date(Date.now() - 60_000).toISOString();
       const byIso = await admin('POST', '/v1/admin/replay', {
         consumer: 'http-test-dlq',
         fromTime: at,
       });
       expect(byIso.statusCode).toBe(202);
-      expect(byIso.json()).toEqual({ consumer: 'http-test-dlq', fromTime: at });
+      expect(byIso.json()).toMatchObject({ consumer: 'http-test-dlq', fromTime: at });
       const byMs = await admin('POST', '/v1/admin/replay', {
         consumer: 'http-test-dlq',
         fromTime: Date.parse(at),
       });
       expect(byMs.statusCode).toBe(202);
-      expect(byMs.json()).toEqual({ consumer: 'http-test-dlq', fromTime: at });
+      expect(byMs.json()).toMatchObject({ consumer: 'http-test-dlq', fromTime: at });
+      expect(byMs.json<{ jobId: string }>().jobId).not.toBe(byIso.json<{ jobId: string }>().jobId);
+    });
+
+    it('answers the progress of a replay job until its consumer is through the range', async () => {
+      await placeOrder();
+      const accepted = await admin('POST', '/v1/admin/replay', {
+        consumer: 'http-test-dlq',
+        fromSeq: 1,
+      });
+      expect(accepted.statusCode).toBe(202);
+      const { jobId, from, through } = accepted.json<{
+        jobId: string;
+        from: number;
+        through: number;
+      }>();
+      expect(from).toBe(1);
+      type Job = {
+        jobId: string;
+        consumer: string;
+        from: number;
+        through: number;
+        delivered: number;
+        total: number;
+        done: boolean;
+      };
+      // The test's consumer terms whatever it is handed: the group moves through the range.
+      const done = await waitFor(
+        async () => {
+          const res = await admin('GET', `/v1/admin/replay/${jobId}`);
+          expect(res.statusCode).toBe(200);
+          const job = res.json<Job>();
+          return job.done ? job : undefined;
+        },
+        { timeoutMs: 10_000, intervalMs: 20, what: 'the replay to be done' },
+      );
+      expect(done).toEqual({
+        jobId,
+        consumer: 'http-test-dlq',
+        from,
+        through,
+        delivered: through - from + 1,
+        total: through - from + 1,
+        done: true,
+      });
+
+      const unknown = await admin('GET', '/v1/admin/replay/not-a-job');
+      expect(unknown.statusCode).toBe(404);
+      expect(unknown.json<ErrorReply>().error.code).toBe('not_found');
+      // A well-formed id of a consumer the log does not know.
+      const forged = Buffer.from(JSON.stringify(['replay1', 'no-such-group', 1, 2, 3])).toString(
+        'base64url',
+      );
+      expect((await admin('GET', `/v1/admin/replay/${forged}`)).statusCode).toBe(404);
     });
 
     it('refuses a replay with both or neither starting point (400), or of an unknown consumer (404)', async () => {
@@ -234,6 +293,174 @@ describe('admin API', () => {
         dlq: match.number(),
       });
       expect(stats.sync).toEqual({ backlog: match.number(), lastSyncAt: null });
+    });
+  });
+
+  describe('dead letters filtered and paged', () => {
+    const subscriptions: Subscription[] = [];
+    afterAll(() => Promise.all(subscriptions.map((subscription) => subscription.stop())));
+
+    type Letter = { id: string; consumer: string; lastError: string; event: { key: string } };
+    type Letters = { deadLetters: Letter[]; nextCursor?: string };
+    const list = async (query: string): Promise<Letters> => {
+      const res = await admin('GET', `/v1/admin/dlq?${query}`);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json<Letters>();
+    };
+
+    it('lists one consumer’s letters, or those with a text in their last error, page by page', async () => {
+      const orders = [await placeOrder(), await placeOrder(), await placeOrder()];
+      for (const [group, reason] of [
+        ['http-dlq-a', 'warehouse timeout'],
+        ['http-dlq-b', 'mail refused'],
+      ] as const) {
+        subscriptions.push(
+          service.backends.log.consume(
+            { group, types: ['OrderPlaced'], maxInFlight: 10 },
+            (delivery) =>
+              orders.includes(delivery.event.key) ? delivery.term(reason) : delivery.ack(),
+          ),
+        );
+      }
+      await waitUntil(
+        async () => (await list('consumer=http-dlq-b')).deadLetters.length === 3,
+        'the dead letters of both groups',
+      );
+      await waitUntil(
+        async () => (await list('consumer=http-dlq-a')).deadLetters.length === 3,
+        'the dead letters of both groups',
+      );
+
+      const first = await list('consumer=http-dlq-a&limit=2');
+      expect(first.deadLetters).toHaveLength(2);
+      expect(first.nextCursor).toEqual(match.string());
+      const second = await list(`consumer=http-dlq-a&limit=2&cursor=${first.nextCursor ?? ''}`);
+      expect(second.deadLetters).toHaveLength(1);
+      expect(second.nextCursor).toBeUndefined();
+      const paged = [...first.deadLetters, ...second.deadLetters];
+      expect(paged.every((letter) => letter.consumer === 'http-dlq-a')).toBe(true);
+      expect(new Set(paged.map((letter) => letter.event.key))).toEqual(new Set(orders));
+
+      const refused = await list('error=refused');
+      expect(refused.deadLetters.map((letter) => letter.consumer)).toEqual([
+        'http-dlq-b',
+        'http-dlq-b',
+        'http-dlq-b',
+      ]);
+      expect((await list('consumer=http-dlq-a&error=refused')).deadLetters).toEqual([]);
+      expect((await list('consumer=nobody')).deadLetters).toEqual([]);
+    });
+
+    it('refuses a bad page size, cursor or parameter with 400 validation_error', async () => {
+      for (const query of [
+        'limit=0',
+        'limit=1001',
+        'limit=ten',
+        'limit=1.5',
+        'cursor=not-a-cursor',
+        'error=',
+        'consumers=http-dlq-a',
+        // A cursor of the order list is not one of this list.
+        `cursor=${Buffer.from(JSON.stringify(['orders', 'x'])).toString('base64url')}`,
+      ]) {
+        const res = await admin('GET', `/v1/admin/dlq?${query}`);
+        expect(res.statusCode, query).toBe(400);
+        expect(res.json<ErrorReply>().error.code).toBe('validation_error');
+      }
+    });
+  });
+
+  describe('orders by status', () => {
+    type Listed = {
+      orders: {
+        orderId: string;
+        status: string;
+        customerId: string;
+        total: { amount: number; currency: string };
+        createdAt: string;
+        updatedAt: string;
+      }[];
+      nextCursor?: string;
+    };
+    const list = async (query: string): Promise<Listed> => {
+      const res = await admin('GET', `/v1/admin/orders${query === '' ? '' : `?${query}`}`);
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json<Listed>();
+    };
+
+    it('lists orders newest first, filtered by current status, page by page', async () => {
+      const placed = [
+        await placeOrder(),
+        await placeOrder(),
+        await placeOrder(),
+        await placeOrder(),
+      ];
+      const [oldest, , third, newest] = placed as [string, string, string, string];
+      const moved = await service.backends.orders.transition(
+        third,
+        'PENDING',
+        'RESERVED',
+        new Date().toISOString(),
+      );
+      expect(moved?.status).toBe('RESERVED');
+
+      const all = await list('');
+      expect(all.orders.slice(0, 4).map((order) => order.orderId)).toEqual([...placed].reverse());
+      expect(all.orders[0]).toEqual({
+        orderId: newest,
+        status: 'PENDING',
+        customerId: 'cust-1',
+        total: { amount: 2 * 1999, currency: 'USD' },
+        createdAt: match.matching(ISO),
+        updatedAt: match.matching(ISO),
+      });
+      const reserved = await list('status=RESERVED');
+      expect(reserved.orders.map((order) => order.orderId)).toContain(third);
+      expect(reserved.orders.every((order) => order.status === 'RESERVED')).toBe(true);
+
+      // Page by page through the PENDING ones: each once, newest first, the moved one not.
+      const pending: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await list(`status=PENDING&limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(page.orders.length).toBeLessThanOrEqual(2);
+        pending.push(...page.orders.map((order) => order.orderId));
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+      expect(new Set(pending).size).toBe(pending.length);
+      expect(pending).not.toContain(third);
+      expect(pending.indexOf(newest)).toBeLessThan(pending.indexOf(oldest));
+      const counted = (await admin('GET', '/v1/admin/stats')).json<{
+        orders: Record<string, number>;
+      }>().orders.PENDING;
+      expect(pending).toHaveLength(counted ?? -1);
+    });
+
+    it('refuses an unknown status, a bad page size or cursor with 400 validation_error', async () => {
+      for (const query of [
+        'status=STUCK',
+        'status=pending',
+        'status=',
+        'limit=0',
+        'limit=501',
+        'limit=-1',
+        'cursor=%%%',
+        'stauts=PENDING',
+        `cursor=${Buffer.from(JSON.stringify(['dlq', 1, 'x'])).toString('base64url')}`,
+      ]) {
+        const res = await admin('GET', `/v1/admin/orders?${query}`);
+        expect(res.statusCode, query).toBe(400);
+        expect(res.json<ErrorReply>().error.code).toBe('validation_error');
+      }
+    });
+
+    it('needs an admin key', async () => {
+      const res = await service.app.inject({
+        method: 'GET',
+        url: '/v1/admin/orders',
+        headers: AS.client,
+      });
+      expect(res.statusCode).toBe(403);
     });
   });
 
@@ -290,6 +517,37 @@ describe('admin API', () => {
       }>();
       expect(stats.sync.lastSyncAt).toMatch(ISO);
     });
+  });
+});
+
+describe('admin API with the order cache down', () => {
+  let service: TestService;
+  beforeAll(async () => {
+    service = await startTestService({
+      override: ({ orders }) => ({
+        orders: new Proxy(orders, {
+          get(target, property) {
+            if (property === 'list') return () => Promise.reject(connectionRefused());
+            const value: unknown = Reflect.get(target, property, target);
+            return typeof value === 'function'
+              ? (value as (...args: unknown[]) => unknown).bind(target)
+              : value;
+          },
+        }),
+      }),
+    });
+  });
+  afterAll(() => service.close());
+
+  it('answers the order list with 503 service_unavailable and Retry-After', async () => {
+    const res = await service.app.inject({
+      method: 'GET',
+      url: '/v1/admin/orders?status=PENDING',
+      headers: AS.admin,
+    });
+    expect(res.statusCode).toBe(503);
+    expect(res.json<ErrorReply>().error.code).toBe('service_unavailable');
+    expect(res.headers['retry-after']).toBe('1');
   });
 });
 

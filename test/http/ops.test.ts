@@ -108,6 +108,8 @@ describe('operations', () => {
         'GET /v1/admin/stats',
         'GET /v1/admin/orders/{id}/timeline',
         'POST /v1/admin/replay',
+        'GET /v1/admin/replay/{jobId}',
+        'GET /v1/admin/orders',
         'POST /v1/admin/sync/stock',
         'POST /v1/admin/sync/orders',
         'GET /healthz',
@@ -126,6 +128,13 @@ describe('operations', () => {
     expect(placeOrder?.parameters).toContainEqual(
       match.object({ name: 'idempotency-key', in: 'header' }),
     );
+    const listed = (path: string): string[] =>
+      (doc.paths[path]?.get?.parameters ?? [])
+        .filter((parameter) => parameter.in === 'query')
+        .map((parameter) => parameter.name)
+        .sort();
+    expect(listed('/v1/admin/orders')).toEqual(['cursor', 'limit', 'status']);
+    expect(listed('/v1/admin/dlq')).toEqual(['consumer', 'cursor', 'error', 'limit']);
   });
 
   it('/docs serves the Swagger UI', async () => {

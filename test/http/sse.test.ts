@@ -114,6 +114,8 @@ describe('GET /v1/orders/{id}/events (SSE over a real socket)', () => {
     );
     expect(moved?.status).toBe(to);
   };
+  /** The events a stream received so far. */
+  const received = (stream: Stream) => parseSse(stream.text());
   const statuses = (text: string) =>
     parseSse(text).map((event) => ({
       event: event.event,
@@ -140,6 +142,43 @@ describe('GET /v1/orders/{id}/events (SSE over a real socket)', () => {
     ]);
     const first = parseSse(body)[0];
     expect(JSON.parse(first?.data ?? '')).toEqual({ status: 'PENDING', at: match.string() });
+  });
+
+  it('resumes after Last-Event-ID on a reconnect: the missed changes, then the live ones', async () => {
+    const orderId = await placeOrder();
+    const path = `/v1/orders/${orderId}/events`;
+    const first = await openStream(baseUrl, path, AS.client);
+    await waitFor(() => received(first).length === 1, 'the history');
+    first.destroy();
+    const lastEventId = received(first)[0]?.id ?? '';
+    expect(lastEventId).toBe('0');
+
+    // Missed while disconnected.
+    await move(orderId, 'PENDING', 'RESERVED');
+    await move(orderId, 'RESERVED', 'PAID');
+    const again = await openStream(baseUrl, path, { ...AS.client, 'last-event-id': lastEventId });
+    expect(again.status).toBe(200);
+    await waitFor(() => again.text().includes('PAID'), 'the missed changes');
+    await move(orderId, 'PAID', 'COMPLETED');
+    const body = await withTimeout(again.ended, 5000, 'the end of the resumed stream');
+    expect(statuses(body)).toEqual([
+      { event: 'status', id: '1', status: 'RESERVED' },
+      { event: 'status', id: '2', status: 'PAID' },
+      { event: 'status', id: '3', status: 'COMPLETED' },
+    ]);
+  });
+
+  it('ends at once, sending nothing, when the reconnect saw the final status already', async () => {
+    const orderId = await placeOrder();
+    await move(orderId, 'PENDING', 'FAILED_NO_STOCK');
+    const path = `/v1/orders/${orderId}/events`;
+    const resumed = await openStream(baseUrl, path, { ...AS.client, 'last-event-id': '1' });
+    expect(resumed.status).toBe(200);
+    expect(parseSse(await withTimeout(resumed.ended, 5000, 'the end'))).toEqual([]);
+    // An id that is no history index is ignored: the whole history again.
+    const garbled = await openStream(baseUrl, path, { ...AS.client, 'last-event-id': 'x1' });
+    const body = await withTimeout(garbled.ended, 5000, 'the end');
+    expect(statuses(body).map((event) => event.id)).toEqual(['0', '1']);
   });
 
   it('ends at once for an order already terminal', async () => {

@@ -4,7 +4,10 @@ import type { DeadLetter, DeliveryOutcome, LogEvent, NewEvent } from '../../port
 /**
  * Headers of the messages the NATS event log stores. The event's own fields travel in
  * headers (subjects hold sanitized tokens only), percent-encoded so that any string
- * survives; the payload is the event's data as JSON, untouched.
+ * survives; the payload is the event's data as JSON, untouched. The event's own headers
+ * (`NewEvent.headers`: `traceparent`, `tracestate`) travel as message headers of their
+ * own names, as any NATS tool expects them: every header that is not the log's (`Nats-*`,
+ * `Orderflow-*`) is the event's.
  */
 export const HEADER = {
   msgId: 'Nats-Msg-Id',
@@ -48,6 +51,11 @@ export function eventHeaders(event: NewEvent, at: number): MsgHdrs {
   h.set(HEADER.type, encodeURIComponent(event.type));
   h.set(HEADER.key, encodeURIComponent(event.key));
   h.set(HEADER.appendedAt, String(at));
+  if (event.headers !== undefined) {
+    for (const [name, value] of Object.entries(event.headers)) {
+      if (!isLogHeader(name)) h.set(name, headerSafe(value));
+    }
+  }
   return h;
 }
 
@@ -64,7 +72,28 @@ export function decodeEvent(
   if (id === undefined || type === undefined || key === undefined || at === undefined) {
     return undefined;
   }
-  return { id, type, key, at, seq, data: parseData(data) };
+  const event = { id, type, key, at, seq, data: parseData(data) };
+  const carried = eventOwnHeaders(h);
+  return carried === undefined ? event : { ...event, headers: carried };
+}
+
+/** Names of the log's own headers: the server's (`Nats-`) and the event's fields (`Orderflow-`). */
+function isLogHeader(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower.startsWith('nats-') || lower.startsWith('orderflow-');
+}
+
+/** The headers the event carries (its trace context); undefined when there are none. */
+function eventOwnHeaders(h: MsgHdrs | undefined): Record<string, string> | undefined {
+  let carried: Record<string, string> | undefined;
+  if (!h) return carried;
+  for (const [name, values] of h) {
+    const [value] = values;
+    if (isLogHeader(name) || value === undefined) continue;
+    carried ??= {};
+    carried[name] = value;
+  }
+  return carried;
 }
 
 /** A delivered message: the event, the group a redriven copy is for, attempts before it. */

@@ -1,5 +1,5 @@
 import { JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
-import type { DeadLetter } from '../../ports/event-log.js';
+import type { DeadLetter, DeadLetterQuery } from '../../ports/event-log.js';
 import {
   deadLetterHeaders,
   decodeDeadLetter,
@@ -9,9 +9,7 @@ import {
 } from './nats-codec.js';
 import { PUBLISH_TIMEOUT_MS, type NatsContext } from './nats-connection.js';
 import { readOutcome, recordOutcome } from './nats-outcomes.js';
-
-/** Direct gets in flight at once while listing (2.9 has no batch get). */
-const LIST_WINDOW = 128;
+import { token } from './nats-subjects.js';
 
 /**
  * Stores a copy of a delivered event in the DLQ stream on `<ns>.dlq.<group>`: the original
@@ -108,24 +106,36 @@ export async function deadLetterDropped(
   );
 }
 
-/** Oldest first; the id of a dead letter is its DLQ stream sequence. */
-export async function listDeadLetters(context: NatsContext, limit: number): Promise<DeadLetter[]> {
+/**
+ * Oldest first; the id of a dead letter is its DLQ stream sequence, so `after` is where the
+ * page goes on whether or not that letter is still there. Each direct get asks for the
+ * next message on the group's subject (every group's without one): the server skips other
+ * groups' letters and deleted ones, and a page reads only what it answers and what the
+ * error filter drops.
+ */
+export async function listDeadLetters(
+  context: NatsContext,
+  query: DeadLetterQuery,
+): Promise<DeadLetter[]> {
   const { jsm, names } = context;
+  const { group, errorContains, after, limit } = query;
   const { state } = await jsm.streams.info(names.deadLetterStream);
+  // A group name that is no subject token (`a.b`, `*`) matches no letter on its own subject.
+  const subject = group === undefined ? names.deadLetters : names.deadLetterSubject(token(group));
+  const afterSeq = after !== undefined && /^[0-9]{1,16}$/.test(after.id) ? Number(after.id) : 0;
   const letters: DeadLetter[] = [];
-  let seq = state.first_seq;
+  let seq = Math.max(state.first_seq, afterSeq + 1);
   while (state.messages > 0 && letters.length < limit && seq <= state.last_seq) {
-    const window = Math.min(LIST_WINDOW, limit - letters.length, state.last_seq - seq + 1);
-    const batch = await Promise.all(
-      Array.from({ length: window }, (_, offset) =>
-        jsm.direct.getMessage(names.deadLetterStream, { seq: seq + offset }),
-      ),
-    );
-    for (const stored of batch) {
-      const letter = stored && decodeDeadLetter(stored.seq, stored.header, stored.data);
-      if (letter && letters.length < limit) letters.push(letter);
-    }
-    seq += window;
+    const stored = await jsm.direct.getMessage(names.deadLetterStream, {
+      seq,
+      next_by_subj: subject,
+    });
+    if (!stored) break;
+    seq = stored.seq + 1;
+    const letter = decodeDeadLetter(stored.seq, stored.header, stored.data);
+    if (!letter || (group !== undefined && letter.group !== group)) continue;
+    if (errorContains !== undefined && !letter.lastError.includes(errorContains)) continue;
+    letters.push(letter);
   }
   return letters;
 }
@@ -134,7 +144,9 @@ export async function listDeadLetters(context: NatsContext, limit: number): Prom
  * Puts a dead letter back for its group only. There is no per-group inbox to put it in
  * (a 2.9 consumer has one filter, already spent on its types), so the copy goes back on
  * the event's own subject marked `Orderflow-Redrive-Group`: that group's consumer takes it
- * as the original sequence with the attempts so far, every other group acks it unseen.
+ * as the original sequence, every other group acks it unseen. The copy says no attempts
+ * were made so far: it is a new message to the consumer, so its first delivery is attempt
+ * 1 and the group gets a fresh set of attempts.
  */
 export async function redriveDeadLetter(context: NatsContext, id: string): Promise<boolean> {
   if (!/^[1-9][0-9]{0,15}$/.test(id)) return false;
@@ -147,12 +159,12 @@ export async function redriveDeadLetter(context: NatsContext, id: string): Promi
   // Recorded before the copy exists, so that the copy's own outcome always comes after.
   await recordOutcome(context, letter.group, event.seq, {
     state: 'retrying',
-    attempts: letter.attempts,
+    attempts: 0,
     lastError: letter.lastError,
   });
   await js.publish(names.eventSubject(event.key, event.type), stored.data, {
     msgID: `redrive:${seq}`,
-    headers: redriveHeaders(letter, stored.header),
+    headers: redriveHeaders({ ...letter, attempts: 0 }, stored.header),
     timeout: PUBLISH_TIMEOUT_MS,
   });
   try {

@@ -29,6 +29,8 @@ interface Handed {
   readonly msg: JsMsg;
   readonly event: LogEvent;
   readonly attempt: number;
+  /** A dead letter's copy: its outcome record says `retrying` until this delivery ends. */
+  readonly redriven: boolean;
   readonly from: ConsumerIncarnation;
 }
 
@@ -47,6 +49,7 @@ export function openDelivery(
     msg,
     event,
     attempt: delivered.priorAttempts + msg.info.deliveryCount,
+    redriven: delivered.redriveFor !== undefined,
     from,
   };
   const outstanding: OutstandingDelivery = {
@@ -71,9 +74,9 @@ export function openDelivery(
   };
 }
 
-function ack(scope: DeliveryScope, { msg, event, attempt }: Handed): void {
+function ack(scope: DeliveryScope, { msg, event, attempt, redriven }: Handed): void {
   scope.work.add(scope.settlement.ack(msg));
-  if (attempt > 1) record(scope, event, { state: 'acked', attempts: attempt });
+  if (attempt > 1 || redriven) record(scope, event, { state: 'acked', attempts: attempt });
 }
 
 function nak(

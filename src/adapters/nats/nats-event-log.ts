@@ -3,6 +3,7 @@ import type { Clock } from '../../ports/clock.js';
 import type {
   ConsumerSpec,
   DeadLetter,
+  DeadLetterQuery,
   Delivery,
   DeliveryOutcome,
   EventLog,
@@ -11,6 +12,7 @@ import type {
   LogEvent,
   NewEvent,
   ReplayFrom,
+  ReplayRange,
   Subscription,
 } from '../../ports/event-log.js';
 import { decodeEvent, encodeData, eventHeaders, isRedriveCopy } from './nats-codec.js';
@@ -34,7 +36,7 @@ import {
 } from './nats-groups.js';
 import { readOutcome } from './nats-outcomes.js';
 import { ensureStreams } from './nats-streams.js';
-import { assertGroupName, NatsNames } from './nats-subjects.js';
+import { assertGroupName, NatsNames, token } from './nats-subjects.js';
 import { NatsSubscription } from './nats-subscription.js';
 
 const PING_TIMEOUT_MS = 1_000;
@@ -131,8 +133,8 @@ export class NatsEventLog implements EventLog {
     };
   }
 
-  deadLetters(limit: number): Promise<DeadLetter[]> {
-    return this.call(() => listDeadLetters(this.context, limit));
+  deadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
+    return this.call(() => listDeadLetters(this.context, query));
   }
 
   redrive(deadLetterId: string): Promise<boolean> {
@@ -150,9 +152,11 @@ export class NatsEventLog implements EventLog {
    * SQLite log it only ever moves a group back, and never past an unfinished delivery:
    * the start is at most one past the ack floor.
    */
-  replay(group: string, from: ReplayFrom): Promise<void> {
+  replay(group: string, from: ReplayFrom): Promise<ReplayRange> {
     assertGroupName(group);
     return this.call(async () => {
+      const { jsm, names } = this.context;
+      const through = (await jsm.streams.info(names.eventsStream)).state.last_seq;
       const local = [...this.subscriptions].filter((s) => s.group === group);
       // Paused, their acks confirmed: the ack floor read next is where they really are.
       await Promise.all(local.map((s) => s.pause()));
@@ -160,7 +164,8 @@ export class NatsEventLog implements EventLog {
       try {
         const current = await groupConsumerInfo(this.context, group);
         const wanted = 'seq' in from ? from.seq : await this.firstSeqAt(from.time);
-        if (current && wanted - 1 >= current.delivered.stream_seq) return;
+        const range = { from: Math.max(1, wanted), through };
+        if (current && wanted - 1 >= current.delivered.stream_seq) return range;
         const start = Math.max(1, Math.min(wanted, (current?.ack_floor.stream_seq ?? 0) + 1));
         const types = current ? describedTypes(current) : (local[0]?.types ?? []);
         const [here] = local;
@@ -176,9 +181,30 @@ export class NatsEventLog implements EventLog {
           start,
           current !== undefined,
         );
+        return range;
       } finally {
         for (const subscription of local) subscription.resume(replaced);
       }
+    });
+  }
+
+  /**
+   * The consumer's ack floor (a consumer a replay created that has acked nothing yet
+   * reports 0: its floor is then just before its start); once nothing is pending or unacked,
+   * the last sequence the stream had before the consumer was read (the floor stops at the
+   * group's last own event, and the events after it are not of its types).
+   */
+  finishedThrough(group: string): Promise<number | undefined> {
+    if (token(group) !== group) return Promise.resolve(undefined);
+    return this.call(async () => {
+      const { jsm, names } = this.context;
+      const { state } = await jsm.streams.info(names.eventsStream);
+      const info = await groupConsumerInfo(this.context, group);
+      if (!info) return undefined;
+      const start = info.config.opt_start_seq ?? 0;
+      const floor = Math.max(info.ack_floor.stream_seq, start - 1);
+      const idle = info.num_pending === 0 && info.num_ack_pending === 0;
+      return idle ? Math.max(floor, state.last_seq) : floor;
     });
   }
 

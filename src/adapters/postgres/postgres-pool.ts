@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { RetryableError } from '../../domain/errors.js';
+import { SOT_DATABASE_MISSING } from '../../ports/source-of-truth.js';
 
 export interface PostgresPoolOptions {
   readonly url: string;
@@ -67,11 +68,18 @@ const LOST_CONNECTION =
 /**
  * A PostgreSQL failure that a later try may not have: connection exceptions (class 08),
  * insufficient resources (53), operator intervention (57P01–57P04: shutdown, crash,
- * cannot connect now), a lost or refused connection. Anything else is returned as it is.
+ * cannot connect now), a lost or refused connection; and a database that does not exist
+ * (3D000), under its own code (`SOT_DATABASE_MISSING`): creating it mends it. Anything else
+ * is returned as it is.
  */
 export function postgresError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof RetryableError) return error;
   const code = (error as { code?: unknown }).code;
+  if (code === '3D000') {
+    return new RetryableError(SOT_DATABASE_MISSING, `PostgreSQL: ${error.message}`, 1_000, {
+      cause: error,
+    });
+  }
   const transient =
     (typeof code === 'string' &&
       (NETWORK_CODES.has(code) || /^(08|53)[0-9A-Z]{3}$/.test(code) || /^57P0[1-4]$/.test(code))) ||

@@ -45,8 +45,20 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
   // Subscribed before the process serves: a watch must not miss a change made elsewhere
   // while its subscription was still on its way.
   await orders.watching().catch(() => undefined);
-  const persistence = new RedisPersistenceCheck(connection);
   let closing: Promise<void> | undefined;
+  // In the background: a namespace an older version filled may hold many orders.
+  const indexing = orders.indexExisting().then(
+    () => undefined,
+    (error: unknown) => {
+      if (closing) return;
+      const reason = error instanceof Error ? error.message : 'unknown failure';
+      process.emitWarning(
+        `orders stored before the listing indexes are not indexed yet (${reason}); the next start tries again`,
+        'OrderflowRedisWarning',
+      );
+    },
+  );
+  const persistence = new RedisPersistenceCheck(connection);
   return {
     orders,
     stock: new RedisStockStore(connection, namespace),
@@ -62,6 +74,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
     close: () =>
       (closing ??= (async () => {
         await orders.close();
+        await indexing;
         await connection.close();
       })()),
   };

@@ -4,14 +4,14 @@ import { RetryableError } from '../../domain/errors.js';
 import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
 import { isCancellable, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
-import type { OrderStore } from '../../ports/order-store.js';
+import type { OrderListQuery, OrderStore } from '../../ports/order-store.js';
 import { OrderWatchers } from '../shared/order-watchers.js';
 import { closeClient, type RedisConnection, type RedisScript } from './redis-connection.js';
 
 /**
- * KEYS: order, counts. ARGV: json, status, channel, message, tombstone. Returns 1 when
- * created, 0 when the order exists, 2 when its id was abandoned (never brought back: a
- * worker may still be settling what it did for it).
+ * KEYS: order, counts, all-orders index, its status's index. ARGV: json, status, channel,
+ * message, tombstone, order id. Returns 1 when created, 0 when the order exists, 2 when its
+ * id was abandoned (never brought back: a worker may still be settling what it did for it).
  */
 const CREATE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
@@ -19,31 +19,55 @@ if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then
   return 0
 end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+redis.call('ZADD', KEYS[3], 0, ARGV[6])
+redis.call('ZADD', KEYS[4], 0, ARGV[6])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
 
-/** KEYS: order, counts. ARGV: expected json, new json, old status, new status, channel, message. */
+/**
+ * KEYS: order, counts, all-orders index, old status's index, new status's index. ARGV:
+ * expected json, new json, old status, new status, channel, message, order id. The indexes
+ * are written on every change, so that an order stored before they existed joins them.
+ */
 const SWAP = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[3] ~= ARGV[4] then
   redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
   redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+  redis.call('ZREM', KEYS[4], ARGV[7])
 end
+redis.call('ZADD', KEYS[3], 0, ARGV[7])
+redis.call('ZADD', KEYS[5], 0, ARGV[7])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 `;
 
 /**
- * KEYS: order, counts. ARGV: expected json, status, tombstone ttl ms, tombstone. An order the saga has
- * not touched yet becomes a tombstone: it reads as absent, and a create from a late
- * OrderPlaced (a publish that landed after all) cannot bring it back.
+ * KEYS: order, counts, all-orders index, its status's index. ARGV: expected json, status,
+ * tombstone ttl ms, tombstone, order id. An order the saga has not touched yet becomes a
+ * tombstone: it reads as absent, and a create from a late OrderPlaced (a publish that
+ * landed after all) cannot bring it back.
  */
 const ABANDON = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[3])
 redis.call('HINCRBY', KEYS[2], ARGV[2], -1)
+redis.call('ZREM', KEYS[3], ARGV[5])
+redis.call('ZREM', KEYS[4], ARGV[5])
+return 1
+`;
+
+/**
+ * KEYS: order, all-orders index, its status's index. ARGV: json as read, order id. Indexes
+ * an order stored before the indexes existed, unless it changed since it was read (then the
+ * change indexed it).
+ */
+const INDEX = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+redis.call('ZADD', KEYS[3], 0, ARGV[2])
 return 1
 `;
 
@@ -63,6 +87,9 @@ const TOMBSTONE_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** A compare-and-set that loses this often in a row means something is badly wrong. */
 const MAX_SWAP_ATTEMPTS = 16;
 
+/** Order keys read per SCAN step while indexing the orders stored before the indexes. */
+const INDEX_BATCH = 500;
+
 /** How long a watched order is re-read after a reconnection, while reads still fail. */
 const REFRESH_ATTEMPTS = 40;
 const REFRESH_RETRY_MS = 250;
@@ -75,6 +102,15 @@ type Listener = (order: Order) => void;
  * every change (including a concurrent cancel request) is applied on what it was computed
  * from. Events are appended to the log after the write; see `OrderStore`.
  *
+ * `list` reads sorted sets of order ids, all at score 0 so that they are ordered by id
+ * (`ZREVRANGEBYLEX`: newest first for time-ordered ids): `<ns>:orders-by-id` holds every
+ * order, `<ns>:orders-by-status:<STATUS>` those in that status. The same scripts that write
+ * an order keep them, so an index never disagrees with the order it points at. Orders
+ * stored by a version before the indexes are indexed once per namespace by
+ * `indexExisting` (and any order joins them at its next change); until then they are not
+ * listed. A page checks each listed order's status as it reads it, so an entry left stale by
+ * an older version's process during a rolling upgrade is skipped, never shown.
+ *
  * Every change is published on `<ns>:order-changed` as `<store instance>|<order id>`, from
  * inside the script that made it. Watchers in this process are told at once; other
  * processes read the order when the message arrives.
@@ -84,8 +120,13 @@ export class RedisOrderStore implements OrderStore {
   private readonly swapScript: RedisScript;
   private readonly abandonScript: RedisScript;
   private readonly abandonAbsentScript: RedisScript;
+  private readonly indexScript: RedisScript;
   readonly commitsWithLog = false;
   private readonly countsKey: string;
+  private readonly allKey: string;
+  /** Set once the orders stored before the indexes have been indexed. */
+  private readonly indexedKey: string;
+  private closed = false;
   private readonly channel: string;
   private readonly instance = randomBytes(8).toString('hex');
   private readonly watchers = new OrderWatchers();
@@ -101,19 +142,28 @@ export class RedisOrderStore implements OrderStore {
     this.swapScript = connection.script('orderflowOrderSwap', SWAP);
     this.abandonScript = connection.script('orderflowOrderAbandon', ABANDON);
     this.abandonAbsentScript = connection.script('orderflowOrderAbandonAbsent', ABANDON_ABSENT);
+    this.indexScript = connection.script('orderflowOrderIndex', INDEX);
     this.countsKey = `${namespace}:order-counts`;
+    this.allKey = `${namespace}:orders-by-id`;
+    this.indexedKey = `${namespace}:orders-indexed`;
     this.channel = `${namespace}:order-changed`;
   }
 
   async create(order: Order, events: readonly NewEvent[] = []): Promise<void> {
     const json = JSON.stringify(order);
-    const keys = [this.orderKey(order.orderId), this.countsKey];
+    const keys = [
+      this.orderKey(order.orderId),
+      this.countsKey,
+      this.allKey,
+      this.statusKey(order.status),
+    ];
     const created = await this.createScript(keys, [
       json,
       order.status,
       this.channel,
       this.message(order.orderId),
       TOMBSTONE,
+      order.orderId,
     ]);
     if (created === 2 && events.length > 0) {
       throw new RetryableError('order_abandoned', `order ${order.orderId} was abandoned`, 1000);
@@ -131,6 +181,7 @@ export class RedisOrderStore implements OrderStore {
           order.status,
           TOMBSTONE_TTL_MS,
           TOMBSTONE,
+          order.orderId,
         ]);
         if (abandoned === 1) throw error;
       }
@@ -218,7 +269,69 @@ export class RedisOrderStore implements OrderStore {
     return counts;
   }
 
+  async list({ status, before, limit }: OrderListQuery): Promise<Order[]> {
+    const index = status === undefined ? this.allKey : this.statusKey(status);
+    const found: Order[] = [];
+    let max = before === undefined ? '+' : `(${before}`;
+    while (found.length < limit) {
+      const wanted = limit - found.length;
+      const ids = await this.connection.run((client) =>
+        client.zrevrangebylex(index, max, '-', 'LIMIT', 0, wanted),
+      );
+      const last = ids.at(-1);
+      if (last === undefined) break;
+      const stored = await this.connection.run((client) =>
+        client.mget(ids.map((id) => this.orderKey(id))),
+      );
+      for (const json of stored) {
+        if (json === null || json === TOMBSTONE) continue;
+        const order = JSON.parse(json) as Order;
+        // Moved since the index was read, or a stale entry: not in this status now.
+        if (status === undefined || order.status === status) found.push(order);
+      }
+      if (ids.length < wanted) break;
+      max = `(${last}`;
+    }
+    return found;
+  }
+
+  /**
+   * Indexes for `list` the orders stored before the indexes existed (by an older version),
+   * once per namespace: a SCAN of the order keys, each order added under the status it has
+   * when the script runs. Resolves to how many orders it found (those that were indexed
+   * already, by a change, included; 0 when it ran before for the namespace). Stops
+   * early when the store closes; the next start then goes through it again.
+   */
+  async indexExisting(): Promise<number> {
+    const done = await this.connection.run((client) => client.exists(this.indexedKey));
+    if (done === 1) return 0;
+    const prefix = this.orderKey('');
+    let cursor = '0';
+    let indexed = 0;
+    do {
+      if (this.closed) return indexed;
+      const [next, keys] = await this.connection.run((client) =>
+        client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', INDEX_BATCH),
+      );
+      cursor = next;
+      const stored = keys.length === 0 ? [] : await this.connection.run((c) => c.mget(keys));
+      const results = await Promise.all(
+        keys.map(async (key, i) => {
+          const json = stored[i];
+          if (json === null || json === undefined || json === TOMBSTONE) return 0;
+          const { status } = JSON.parse(json) as Order;
+          const id = key.slice(prefix.length);
+          return this.indexScript([key, this.allKey, this.statusKey(status)], [json, id]);
+        }),
+      );
+      indexed += results.filter((result) => result === 1).length;
+    } while (cursor !== '0');
+    await this.connection.run((client) => client.set(this.indexedKey, new Date().toISOString()));
+    return indexed;
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
     this.watchers.clear();
     const subscriber = this.subscriber;
     this.subscriber = undefined;
@@ -242,7 +355,13 @@ export class RedisOrderStore implements OrderStore {
       const next = decide(order);
       if (!next) return { order, changed: false };
       const swapped = await this.swapScript(
-        [this.orderKey(orderId), this.countsKey],
+        [
+          this.orderKey(orderId),
+          this.countsKey,
+          this.allKey,
+          this.statusKey(order.status),
+          this.statusKey(next.status),
+        ],
         [
           json,
           JSON.stringify(next),
@@ -250,6 +369,7 @@ export class RedisOrderStore implements OrderStore {
           next.status,
           this.channel,
           this.message(orderId),
+          orderId,
         ],
       );
       if (swapped === 1) return { order: next, changed: true };
@@ -288,5 +408,9 @@ export class RedisOrderStore implements OrderStore {
 
   private orderKey(orderId: string): string {
     return `${this.namespace}:order:${orderId}`;
+  }
+
+  private statusKey(status: OrderStatus): string {
+    return `${this.namespace}:orders-by-status:${status}`;
   }
 }

@@ -1,14 +1,25 @@
 import type { Clock } from '../../ports/clock.js';
 import type { SyncEntry, SyncOutbox } from '../../ports/sync-outbox.js';
-import type { RedisConnection } from './redis-connection.js';
+import type { RedisConnection, RedisScript } from './redis-connection.js';
+
+/** Keeps the later of the stored time and ARGV[1]: one conditional write, never a step back. */
+const MARK_SYNCED = `
+local current = tonumber(redis.call('GET', KEYS[1]))
+local at = tonumber(ARGV[1])
+if current == nil or at > current then redis.call('SET', KEYS[1], ARGV[1]) end
+return 0
+`;
 
 /**
  * The sync-out backlog in Redis: one sorted set of `<orderId>|<status>` scored by when it was
  * added (ZADD NX keeps the first time). Entries added in the same millisecond come out in
- * member order rather than insertion order.
+ * member order rather than insertion order. The last successful sync-out is one string key
+ * beside it, in epoch ms.
  */
 export class RedisSyncOutbox implements SyncOutbox {
   private readonly key: string;
+  private readonly lastKey: string;
+  private readonly markScript: RedisScript;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -16,6 +27,8 @@ export class RedisSyncOutbox implements SyncOutbox {
     private readonly clock: Clock,
   ) {
     this.key = `${namespace}:sync-outbox`;
+    this.lastKey = `${namespace}:sync-last-success`;
+    this.markScript = connection.script('orderflowMarkSynced', MARK_SYNCED);
   }
 
   async add(orderId: string, status: string): Promise<void> {
@@ -39,6 +52,15 @@ export class RedisSyncOutbox implements SyncOutbox {
 
   size(): Promise<number> {
     return this.connection.run((client) => client.zcard(this.key));
+  }
+
+  async markSynced(at: number): Promise<void> {
+    await this.markScript([this.lastKey], [Math.trunc(at)]);
+  }
+
+  async lastSyncedAt(): Promise<number | undefined> {
+    const stored = await this.connection.run((client) => client.get(this.lastKey));
+    return stored === null ? undefined : Number(stored);
   }
 }
 

@@ -4,6 +4,7 @@ import type { Clock } from '../../ports/clock.js';
 import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
 import { SqliteDeclineCounter } from './sqlite-decline-counter.js';
+import { SQLITE_FILES } from './sqlite-files.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 import { SqliteIdempotencyStore } from './sqlite-idempotency-store.js';
 import { SqliteLease } from './sqlite-lease.js';
@@ -54,8 +55,8 @@ export function openSqliteBackend(
 ): SqliteBackend {
   fs.mkdirSync(dataDir, { recursive: true });
   const files = { synchronous: options.synchronous, commitWindowMs: options.commitWindowMs };
-  const hot = new SqliteDatabase(path.join(dataDir, 'orderflow.db'), files);
-  const sotDatabase = new SqliteDatabase(path.join(dataDir, 'sot.db'), files);
+  const hot = new SqliteDatabase(path.join(dataDir, SQLITE_FILES.hot), files);
+  const sotDatabase = new SqliteDatabase(path.join(dataDir, SQLITE_FILES.sourceOfTruth), files);
   const log = new SqliteEventLog(hot, clock);
   const orders = new SqliteOrderStore(hot, log);
   const stock = new SqliteStockStore(hot);

@@ -1,4 +1,4 @@
-import type { LogEvent } from '../../ports/event-log.js';
+import type { LogEvent, NewEvent } from '../../ports/event-log.js';
 import type { SqliteMigration } from './sqlite-database.js';
 
 export const EVENT_LOG_MIGRATIONS: readonly SqliteMigration[] = [
@@ -53,6 +53,16 @@ export const EVENT_LOG_MIGRATIONS: readonly SqliteMigration[] = [
     id: 'event-log/3-type-index',
     sql: 'CREATE INDEX events_type_seq ON events (type, seq)',
   },
+  {
+    // Dead letters are listed oldest first a page at a time, paged on (at, id): a range.
+    id: 'event-log/4-dead-letters-at',
+    sql: 'CREATE INDEX dead_letters_at ON dead_letters (at, id)',
+  },
+  {
+    // What an event carries besides its data (its trace context), as JSON; NULL: nothing.
+    id: 'event-log/5-headers',
+    sql: 'ALTER TABLE events ADD COLUMN headers TEXT',
+  },
 ];
 
 /**
@@ -68,15 +78,16 @@ export interface EventRow {
   readonly key: string;
   readonly data: string;
   readonly at: number;
+  readonly headers: string | null;
 }
 
-export const EVENT_COLUMNS = 'seq, id, type, key, data, at';
+export const EVENT_COLUMNS = 'seq, id, type, key, data, at, headers';
 
 /** Matches `type` against the JSON list bound as `@types`; an empty list matches every type. */
 export const TYPE_FILTER = `(json_array_length(@types) = 0 OR type IN (SELECT value FROM json_each(@types)))`;
 
 export function toLogEvent(row: EventRow): LogEvent {
-  return {
+  const event = {
     seq: row.seq,
     id: row.id,
     type: row.type,
@@ -84,6 +95,16 @@ export function toLogEvent(row: EventRow): LogEvent {
     data: JSON.parse(row.data) as unknown,
     at: row.at,
   };
+  return row.headers === null
+    ? event
+    : { ...event, headers: JSON.parse(row.headers) as Record<string, string> };
+}
+
+/** The headers column of an event: JSON, or NULL when it carries none. */
+export function headersColumn(headers: NewEvent['headers']): string | null {
+  return headers === undefined || Object.keys(headers).length === 0
+    ? null
+    : JSON.stringify(headers);
 }
 
 export function deadLetterId(group: string, seq: number): string {

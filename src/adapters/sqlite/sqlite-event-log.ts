@@ -2,6 +2,7 @@ import type { Clock } from '../../ports/clock.js';
 import type {
   ConsumerSpec,
   DeadLetter,
+  DeadLetterQuery,
   Delivery,
   DeliveryOutcome,
   EventLog,
@@ -9,6 +10,7 @@ import type {
   GroupStats,
   NewEvent,
   ReplayFrom,
+  ReplayRange,
   Subscription,
 } from '../../ports/event-log.js';
 import { SqliteConsumerGroup } from './sqlite-consumer-group.js';
@@ -16,28 +18,31 @@ import { openOrShare, type SqliteDatabase } from './sqlite-database.js';
 import {
   EVENT_COLUMNS,
   EVENT_LOG_MIGRATIONS,
+  headersColumn,
   toLogEvent,
   type EventRow,
   type RetryState,
 } from './sqlite-event-log-schema.js';
 
-const INSERT_EVENT =
-  'INSERT OR IGNORE INTO events (id, type, key, data, at) VALUES (@id, @type, @key, @data, @at)';
+const INSERT_EVENT = `INSERT OR IGNORE INTO events (id, type, key, data, at, headers)
+  VALUES (@id, @type, @key, @data, @at, @headers)`;
 const SELECT_DEAD_LETTERS = `SELECT d.id AS dead_id, d.group_name, d.attempts, d.last_error, d.at AS dead_at,
-    e.seq, e.id, e.type, e.key, e.data, e.at
-  FROM dead_letters d JOIN events e ON e.seq = d.seq ORDER BY d.at, d.rowid LIMIT ?`;
+    e.seq, e.id, e.type, e.key, e.data, e.at, e.headers
+  FROM dead_letters d JOIN events e ON e.seq = d.seq`;
 const SELECT_DEAD_LETTER =
   'SELECT group_name, seq, attempts, last_error FROM dead_letters WHERE id = ?';
 const DELETE_DEAD_LETTER = 'DELETE FROM dead_letters WHERE id = ?';
+/** No attempts yet: a redriven letter gets a fresh set (its next delivery is attempt 1). */
 const REDRIVE = `INSERT INTO retries (group_name, seq, attempts, not_before, last_error, state)
-  VALUES (?, ?, ?, ?, ?, 'redrive')
-  ON CONFLICT (group_name, seq) DO UPDATE SET attempts = excluded.attempts,
+  VALUES (?, ?, 0, ?, ?, 'redrive')
+  ON CONFLICT (group_name, seq) DO UPDATE SET attempts = 0,
     not_before = excluded.not_before, last_error = excluded.last_error, state = 'redrive'`;
 const REQUEST_REWIND = `INSERT INTO consumer_groups (name, offset, types, rewind_to) VALUES (?, 0, '[]', ?)
   ON CONFLICT (name) DO UPDATE SET
     rewind_to = MIN(COALESCE(consumer_groups.rewind_to, excluded.rewind_to), excluded.rewind_to)`;
 const FIRST_AT = 'SELECT MIN(seq) AS seq FROM events WHERE at >= ?';
 const MAX_SEQ = 'SELECT COALESCE(MAX(seq), 0) AS seq FROM events';
+const GROUP_ROW = 'SELECT offset, rewind_to FROM consumer_groups WHERE name = ?';
 const SELECT_GROUPS = 'SELECT name, offset, types, rewind_to FROM consumer_groups';
 const COUNT_AFTER = 'SELECT COUNT(*) AS n FROM events WHERE seq > @after';
 const COUNT_TYPES_AFTER = `SELECT COUNT(*) AS n FROM events
@@ -54,6 +59,7 @@ interface EventInsert {
   readonly key: string;
   readonly data: string;
   readonly at: number;
+  readonly headers: string | null;
 }
 
 interface DeadLetterRow extends EventRow {
@@ -129,6 +135,7 @@ export class SqliteEventLog implements EventLog {
         key: event.key,
         data: JSON.stringify(event.data ?? null),
         at,
+        headers: headersColumn(event.headers),
       });
       if (result.changes === 1)
         this.lastSeq = Math.max(this.lastSeq, Number(result.lastInsertRowid));
@@ -146,8 +153,30 @@ export class SqliteEventLog implements EventLog {
     return this.group(spec.group).subscribe(spec, deliver);
   }
 
-  deadLetters(limit: number): Promise<DeadLetter[]> {
-    const rows = this.database.statement<[number], DeadLetterRow>(SELECT_DEAD_LETTERS).all(limit);
+  /** Ordered by (at, id), paged on that pair: a range of `dead_letters_at`. */
+  deadLetters(query: DeadLetterQuery): Promise<DeadLetter[]> {
+    const { group, errorContains, after, limit } = query;
+    const params: Record<string, string | number> = { limit };
+    const where: string[] = [];
+    if (group !== undefined) {
+      where.push('d.group_name = @group');
+      params['group'] = group;
+    }
+    if (errorContains !== undefined) {
+      where.push('instr(d.last_error, @error) > 0');
+      params['error'] = errorContains;
+    }
+    if (after !== undefined) {
+      where.push('(d.at, d.id) > (@afterAt, @afterId)');
+      params['afterAt'] = after.at;
+      params['afterId'] = after.id;
+    }
+    const filter = where.length === 0 ? '' : ` WHERE ${where.join(' AND ')}`;
+    const rows = this.database
+      .statement<[Record<string, string | number>], DeadLetterRow>(
+        `${SELECT_DEAD_LETTERS}${filter} ORDER BY d.at, d.id LIMIT @limit`,
+      )
+      .all(params);
     return Promise.resolve(
       rows.map((row) => ({
         id: row.dead_id,
@@ -165,17 +194,16 @@ export class SqliteEventLog implements EventLog {
     const letter = await this.database.write((db) => {
       const row = takeDeadLetter(db, deadLetterId);
       if (!row) return undefined;
-      db.statement<[string, number, number, number, string], never>(REDRIVE).run(
+      db.statement<[string, number, number, string], never>(REDRIVE).run(
         row.group_name,
         row.seq,
-        row.attempts,
         now,
         row.last_error,
       );
       return row;
     });
     if (!letter) return false;
-    this.groups.get(letter.group_name)?.scheduleRetry(letter.seq, letter.attempts, 0);
+    this.groups.get(letter.group_name)?.scheduleRetry(letter.seq, 0, 0);
     return true;
   }
 
@@ -190,17 +218,35 @@ export class SqliteEventLog implements EventLog {
    * group not consumed in this process is rewound by the process that consumes it (now, or
    * when it starts): the request waits in the file.
    */
-  async replay(group: string, from: ReplayFrom): Promise<void> {
+  async replay(group: string, from: ReplayFrom): Promise<ReplayRange> {
+    const through = this.maxSeq();
     const seq = 'seq' in from ? from.seq : this.firstSeqAt(from.time);
+    const range = { from: Math.max(1, seq), through };
     const consumer = this.groups.get(group);
     if (consumer?.consuming) {
       consumer.rewind(seq);
       await consumer.persist();
-      return;
+      return range;
     }
     await this.database.write((db) =>
       db.statement<[string, number], never>(REQUEST_REWIND).run(group, seq),
     );
+    return range;
+  }
+
+  /**
+   * The group's offset: this process's when it has the group, else as the consuming process
+   * last wrote it. A replay asked of another process and not taken up yet counts already.
+   */
+  finishedThrough(group: string): Promise<number | undefined> {
+    const row = this.database
+      .statement<[string], { offset: number; rewind_to: number | null }>(GROUP_ROW)
+      .get(group);
+    const local = this.groups.get(group);
+    if (!row && !local) return Promise.resolve(undefined);
+    const offset = local?.offset ?? row?.offset ?? 0;
+    const rewindTo = row?.rewind_to ?? null;
+    return Promise.resolve(rewindTo === null ? offset : Math.min(offset, rewindTo - 1));
   }
 
   stats(): Promise<Record<string, GroupStats>> {

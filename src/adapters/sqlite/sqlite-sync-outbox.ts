@@ -15,12 +15,25 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX sync_outbox_added ON sync_outbox (added_at);
     `,
   },
+  {
+    id: 'sync-outbox/2-last-success',
+    sql: `
+      CREATE TABLE sync_last_success (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 const ADD = 'INSERT OR IGNORE INTO sync_outbox (order_id, status, added_at) VALUES (?, ?, ?)';
 const TAKE = 'SELECT order_id, status FROM sync_outbox ORDER BY added_at, rowid LIMIT ?';
 const DONE = 'DELETE FROM sync_outbox WHERE order_id = ? AND status = ?';
 const SIZE = 'SELECT COUNT(*) AS n FROM sync_outbox';
+const MARK = `
+  INSERT INTO sync_last_success (id, at) VALUES (1, ?)
+  ON CONFLICT (id) DO UPDATE SET at = excluded.at WHERE excluded.at > sync_last_success.at`;
+const LAST = 'SELECT at FROM sync_last_success WHERE id = 1';
 
 /** The sync-out backlog in the hot SQLite file; adds join the shared group commit. */
 export class SqliteSyncOutbox implements SyncOutbox {
@@ -58,6 +71,16 @@ export class SqliteSyncOutbox implements SyncOutbox {
 
   size(): Promise<number> {
     return Promise.resolve(this.database.statement<[], { n: number }>(SIZE).get()?.n ?? 0);
+  }
+
+  markSynced(at: number): Promise<void> {
+    return this.database.write((db) => {
+      db.statement<[number], never>(MARK).run(at);
+    });
+  }
+
+  lastSyncedAt(): Promise<number | undefined> {
+    return Promise.resolve(this.database.statement<[], { at: number }>(LAST).get()?.at);
   }
 
   close(): Promise<void> {

@@ -1,45 +1,55 @@
 import type { Command } from 'commander';
-import type { AdminClient } from '../admin-client.js';
+import { withQuery, type AdminClient } from '../admin-client.js';
 import { DLQ_PAGE_MAX, type DeadLetter, type DeadLetters } from '../api-types.js';
 import { CliError, EXIT, usageError, type ExitCode } from '../cli-error.js';
 import {
   addClientOptions,
-  integerAtLeast,
+  addPageOptions,
   withClient,
   type ClientOptions,
 } from '../client-command.js';
 import { clip, fields, print, table, type Output } from '../output.js';
 import { ProgressBar } from '../progress.js';
 
-interface ListOptions extends ClientOptions {
+/** Which letters: the service filters (and pages) them, never this command. */
+interface Filter {
   readonly consumer?: string;
-  readonly limit: number;
-  readonly offset: number;
+  readonly error?: string;
 }
 
-interface RedriveOptions extends ClientOptions {
+interface ListOptions extends ClientOptions, Filter {
+  readonly limit: number;
+  readonly cursor?: string;
+}
+
+interface RedriveOptions extends ClientOptions, Filter {
   readonly all?: boolean;
-  readonly consumer?: string;
   readonly progress?: boolean;
 }
 
-interface Listed {
-  readonly letters: DeadLetter[];
-  /** The service listed as many as it lists at once: there may be more behind them. */
-  readonly capped: boolean;
+/** One page of dead letters as the service lists them, oldest first. */
+function page(
+  client: AdminClient,
+  filter: Filter,
+  limit: number,
+  cursor: string | undefined,
+): Promise<DeadLetters> {
+  const { consumer, error } = filter;
+  return client.get<DeadLetters>(withQuery('/v1/admin/dlq', { consumer, error, limit, cursor }));
 }
 
-/** Dead letters as the service lists them (oldest first, at most 1000), of one consumer or all. */
-async function deadLetters(client: AdminClient, consumer: string | undefined): Promise<Listed> {
-  const { deadLetters: all } = await client.get<DeadLetters>('/v1/admin/dlq');
-  return {
-    letters:
-      consumer === undefined ? [...all] : all.filter((letter) => letter.consumer === consumer),
-    capped: all.length >= DLQ_PAGE_MAX,
-  };
+/** Every dead letter the filter matches, page after page, each once. */
+async function everyLetter(client: AdminClient, filter: Filter): Promise<DeadLetter[]> {
+  const letters = new Map<string, DeadLetter>();
+  let cursor: string | undefined;
+  do {
+    const listed = await page(client, filter, DLQ_PAGE_MAX, cursor);
+    for (const letter of listed.deadLetters)
+      if (!letters.has(letter.id)) letters.set(letter.id, letter);
+    cursor = listed.nextCursor;
+  } while (cursor !== undefined);
+  return [...letters.values()];
 }
-
-const CAPPED = `the service lists at most ${DLQ_PAGE_MAX} at a time: there may be more`;
 
 const redrivePath = (id: string): string => `/v1/admin/dlq/${encodeURIComponent(id)}/redrive`;
 
@@ -49,26 +59,18 @@ export function registerDlq(program: Command): void {
     .description('dead letters: events a consumer gave up on, to inspect and redrive');
 
   addClientOptions(
-    dlq
-      .command('list')
-      .description('dead letters, oldest first')
-      .option('--consumer <name>', 'only this consumer group’s')
-      .option('--limit <n>', 'at most this many', integerAtLeast(1), 50)
-      .option('--offset <n>', 'skip this many first (the next page)', integerAtLeast(0), 0),
+    addPageOptions(
+      dlq
+        .command('list')
+        .description('dead letters, oldest first, a page at a time')
+        .option('--consumer <name>', 'only this consumer group’s')
+        .option('--error <text>', 'only those whose last error contains this text'),
+      DLQ_PAGE_MAX,
+    ),
   ).action((options: ListOptions) =>
     withClient(options, async ({ client, output }) => {
-      const { letters, capped } = await deadLetters(client, options.consumer);
-      const page = letters.slice(options.offset, options.offset + options.limit);
-      const result = {
-        deadLetters: page,
-        total: letters.length,
-        offset: options.offset,
-        limit: options.limit,
-        capped,
-      };
-      print(output, result, () =>
-        [renderList(page, letters.length, options), ...(capped ? [CAPPED] : [])].join('\n'),
-      );
+      const listed = await page(client, options, options.limit, options.cursor);
+      print(output, listed, () => renderList(listed, options));
     }),
   );
 
@@ -79,8 +81,7 @@ export function registerDlq(program: Command): void {
       .description('one dead letter in full'),
   ).action((id: string, options: ClientOptions) =>
     withClient(options, async ({ client, output }) => {
-      const { letters } = await deadLetters(client, undefined);
-      const letter = letters.find((candidate) => candidate.id === id);
+      const letter = (await everyLetter(client, {})).find((candidate) => candidate.id === id);
       if (!letter) {
         const message = `no dead letter ${id} (it may have been redriven already)`;
         throw new CliError(message, EXIT.rejected, { code: 'not_found', message, status: 404 });
@@ -94,18 +95,20 @@ export function registerDlq(program: Command): void {
       .command('redrive')
       .argument('[id]', 'the dead letter to deliver once more')
       .description(
-        'deliver a dead letter (or, with --all, every one listed) to its consumer once more',
+        'deliver a dead letter (or, with --all, every one listed) to its consumer once more, ' +
+          'with a fresh set of attempts',
       )
       .option('--all', 'every dead letter listed, one by one')
       .option('--consumer <name>', 'with --all: only this consumer group’s')
+      .option('--error <text>', 'with --all: only those whose last error contains this text')
       .option('--progress', 'show the progress bar on stderr even when it is not a terminal')
       .option('--no-progress', 'never show the progress bar'),
   ).action((id: string | undefined, options: RedriveOptions) =>
     withClient(options, async ({ client, output }) => {
       if ((id === undefined) === (options.all !== true))
         throw usageError('give a dead letter id or --all (not both)');
-      if (options.consumer !== undefined && options.all !== true)
-        throw usageError('--consumer goes with --all');
+      if ((options.consumer !== undefined || options.error !== undefined) && options.all !== true)
+        throw usageError('--consumer and --error go with --all');
       if (id !== undefined) {
         await client.post(redrivePath(id));
         print(output, { redriven: [id], failed: [] }, () => `redriven: ${id}`);
@@ -129,15 +132,17 @@ export function registerDlq(program: Command): void {
 }
 
 /**
- * Redrives the listed letters one by one. A letter the service refuses (gone already: someone
- * else redrove it) is reported and skipped; a service that stops answering ends the run.
+ * Redrives the listed letters one by one: all of them are listed first, so that a letter
+ * that fails again while the run goes on is not redriven twice. A letter the service
+ * refuses (gone already: someone else redrove it) is reported and skipped; a service that
+ * stops answering ends the run.
  */
 async function redriveAll(
   client: AdminClient,
   output: Output,
   options: RedriveOptions,
 ): Promise<ExitCode> {
-  const { letters, capped } = await deadLetters(client, options.consumer);
+  const letters = await everyLetter(client, options);
   const redriven: string[] = [];
   const failed: { id: string; error: string }[] = [];
   const bar = ProgressBar.start('redriving', letters.length, { enabled: options.progress });
@@ -155,22 +160,25 @@ async function redriveAll(
   } finally {
     bar.finish();
   }
-  print(output, { redriven, failed, capped }, () =>
+  print(output, { redriven, failed }, () =>
     [
       `redriven ${redriven.length} of ${letters.length} dead letter(s)`,
       ...failed.map(({ id, error }) => `not redriven: ${id}: ${error}`),
-      ...(capped ? [`${CAPPED}: run it again for the rest`] : []),
     ].join('\n'),
   );
   return failed.length > 0 ? EXIT.rejected : EXIT.ok;
 }
 
-function renderList(page: readonly DeadLetter[], total: number, options: ListOptions): string {
-  const whose = options.consumer === undefined ? '' : ` of ${options.consumer}`;
-  if (total === 0) return `no dead letters${whose}`;
-  if (page.length === 0)
-    return `no dead letters${whose} past ${options.offset} (there are ${total})`;
-  const rows = page.map((letter) => [
+function renderList({ deadLetters, nextCursor }: DeadLetters, options: ListOptions): string {
+  const whose = [
+    options.consumer === undefined ? '' : ` of ${options.consumer}`,
+    options.error === undefined ? '' : ` with “${options.error}” in the last error`,
+  ].join('');
+  if (deadLetters.length === 0)
+    return options.cursor === undefined
+      ? `no dead letters${whose}`
+      : `no more dead letters${whose}`;
+  const rows = deadLetters.map((letter) => [
     letter.id,
     letter.consumer,
     letter.event.type,
@@ -179,11 +187,10 @@ function renderList(page: readonly DeadLetter[], total: number, options: ListOpt
     letter.at,
     clip(letter.lastError, 50),
   ]);
-  const last = options.offset + page.length;
   const footer =
-    last < total
-      ? `${options.offset + 1}–${last} of ${total}${whose}; next page: --offset ${last}`
-      : `${options.offset + 1}–${last} of ${total}${whose}`;
+    nextCursor === undefined
+      ? `${deadLetters.length} dead letter(s)${whose}; no more`
+      : `${deadLetters.length} dead letter(s)${whose}; next page: --cursor ${nextCursor}`;
   return `${table(['ID', 'CONSUMER', 'EVENT', 'ORDER', 'ATTEMPTS', 'AT', 'LAST ERROR'], rows)}\n${footer}`;
 }
 

@@ -1,7 +1,25 @@
 import type { Command } from 'commander';
-import type { OrderView, Outcome, Timeline } from '../api-types.js';
-import { addClientOptions, withClient, type ClientOptions } from '../client-command.js';
+import { withQuery } from '../admin-client.js';
+import {
+  ORDER_PAGE_MAX,
+  type OrderList,
+  type OrderView,
+  type Outcome,
+  type Timeline,
+} from '../api-types.js';
+import {
+  addClientOptions,
+  addPageOptions,
+  withClient,
+  type ClientOptions,
+} from '../client-command.js';
 import { clip, fields, money, print, table } from '../output.js';
+
+interface ListOptions extends ClientOptions {
+  readonly status?: string;
+  readonly limit: number;
+  readonly cursor?: string;
+}
 
 export function registerOrders(program: Command): void {
   const orders = program.command('orders').description('orders, as the service sees them');
@@ -25,6 +43,43 @@ export function registerOrders(program: Command): void {
       print(output, { order, timeline }, () => renderOrder(order, timeline));
     }),
   );
+  addClientOptions(
+    addPageOptions(
+      orders
+        .command('list')
+        .description(
+          'orders newest first, of one status or all, a page at a time (to find stuck ones)',
+        )
+        .option('--status <status>', 'only orders in this status now (PENDING, RESERVED, …)'),
+      ORDER_PAGE_MAX,
+    ),
+  ).action((options: ListOptions) =>
+    withClient(options, async ({ client, output }) => {
+      const { status, limit, cursor } = options;
+      const listed = await client.get<OrderList>(
+        withQuery('/v1/admin/orders', { status, limit, cursor }),
+      );
+      print(output, listed, () => renderList(listed, options));
+    }),
+  );
+}
+
+function renderList({ orders, nextCursor }: OrderList, options: ListOptions): string {
+  const which = options.status === undefined ? 'orders' : `${options.status} orders`;
+  if (orders.length === 0) return options.cursor === undefined ? `no ${which}` : `no more ${which}`;
+  const rows = orders.map((order) => [
+    order.orderId,
+    order.status,
+    order.customerId,
+    money(order.total),
+    order.createdAt,
+    order.updatedAt,
+  ]);
+  const footer =
+    nextCursor === undefined
+      ? `${orders.length} ${which}; no more`
+      : `${orders.length} ${which}; next page: --cursor ${nextCursor}`;
+  return `${table(['ORDER', 'STATUS', 'CUSTOMER', 'TOTAL', 'CREATED', 'UPDATED'], rows)}\n${footer}`;
 }
 
 function renderOrder(order: OrderView, timeline: Timeline): string {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AdminClient } from '../admin-client.js';
-import type { ReplayAccepted, Stats } from '../api-types.js';
+import type { ReplayAccepted, ReplayJob } from '../api-types.js';
 import { CliError, EXIT, usageError } from '../cli-error.js';
 import {
   addClientOptions,
@@ -45,14 +45,15 @@ export function registerReplay(program: Command): void {
       .command('replay')
       .description(
         'deliver again to one consumer group every event from a sequence number or a time, ' +
-          'then wait until the group has caught up (a progress bar on a terminal)',
+          'then follow the replay job until the group is through the range (a progress bar ' +
+          'on a terminal)',
       )
       .requiredOption('--group <name>', 'the consumer group (see `orderflow stats`)')
       .requiredOption(
         '--from <seq|time>',
         'a sequence number, an ISO 8601 time, or a duration ago (15m)',
       )
-      .option('--no-wait', 'return once the service has accepted the replay')
+      .option('--no-wait', 'print the job id once the service has accepted the replay')
       .option(
         '--wait-for <duration>',
         'give up waiting after this long (the replay goes on)',
@@ -69,47 +70,48 @@ export function registerReplay(program: Command): void {
         ...start,
       });
       const from = accepted.fromSeq !== undefined ? `seq ${accepted.fromSeq}` : accepted.fromTime;
+      const range = `seq ${accepted.from}–${accepted.through}`;
       if (!options.wait) {
         print(
           output,
           { ...accepted, caughtUp: false },
-          () => `replay of ${options.group} from ${from} accepted`,
+          () =>
+            `replay of ${options.group} from ${from} accepted: job ${accepted.jobId} (${range})\n` +
+            `progress: GET /v1/admin/replay/${accepted.jobId}`,
         );
         return;
       }
-      const handled = await waitCaughtUp(client, options.group, waitMs, options.progress);
+      if (!output.json) output.err(`replay job ${accepted.jobId} (${range})`);
+      const job = await follow(client, accepted, waitMs, options.progress);
       print(
         output,
-        { ...accepted, caughtUp: true, handled },
-        () => `replayed ${options.group} from ${from}: caught up (${handled} event(s) handled)`,
+        { ...accepted, caughtUp: true, delivered: job.delivered, total: job.total },
+        () => `replayed ${options.group} from ${from}: through ${range} (job ${accepted.jobId})`,
       );
     }),
   );
 }
 
 /**
- * Polls the stats until the group has no lag and nothing in flight; the service counts a
- * replay as lag at once, so this is a real sentinel. Answers how many events it saw go by.
+ * Polls the replay job until the group is through its range: the service answers from the
+ * group's position in the log, whichever process runs the group. Answers the last progress.
  */
-async function waitCaughtUp(
+async function follow(
   client: AdminClient,
-  group: string,
+  accepted: ReplayAccepted,
   waitMs: number,
   progress: boolean | undefined,
-): Promise<number> {
-  const bar = ProgressBar.start(`replaying ${group}`, 0, { enabled: progress });
+): Promise<ReplayJob> {
+  const { jobId, consumer } = accepted;
+  const bar = ProgressBar.start(`replaying ${consumer}`, 0, { enabled: progress });
   const deadline = Date.now() + waitMs;
-  let total = 0;
   try {
     for (;;) {
-      const stats = await client.get<Stats>('/v1/admin/stats');
-      const { lag = 0, inFlight = 0 } = stats.consumers[group] ?? {};
-      const remaining = lag + inFlight;
-      total = Math.max(total, remaining);
-      bar.update(total - remaining, total);
-      if (remaining === 0) return total;
+      const job = await client.get<ReplayJob>(`/v1/admin/replay/${encodeURIComponent(jobId)}`);
+      bar.update(job.delivered, job.total);
+      if (job.done) return job;
       if (Date.now() >= deadline) {
-        const message = `${group} still has ${remaining} event(s) to handle after ${waitMs / 1000} s; the replay goes on in the service (see \`orderflow stats\`)`;
+        const message = `${consumer} is at ${job.delivered}/${job.total} after ${waitMs / 1000} s; the replay goes on in the service (job ${jobId})`;
         throw new CliError(message, EXIT.unavailable, { code: 'timeout', message });
       }
       await sleep(POLL_MS);

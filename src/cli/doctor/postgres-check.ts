@@ -4,21 +4,32 @@ import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted 
 const shellWord = (word: string): string =>
   /^[A-Za-z0-9_.:/@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 
+/** Where the URL points and as whom: the connection options `createdb` and `psql` share. */
+function target(url: string): { database: string; options: string[] } {
+  const parsed = new URL(url);
+  const user = decodeURIComponent(parsed.username) || undefined;
+  return {
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')),
+    options: [
+      ...(parsed.hostname ? ['-h', parsed.hostname.replace(/^\[|\]$/g, '')] : []),
+      '-p',
+      parsed.port || '5432',
+      ...(user ? ['-U', user] : []),
+    ],
+  };
+}
+
 /** The command that creates the URL's database on its server, as its user. */
 export function createdbCommand(url: string): string {
-  const parsed = new URL(url);
-  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-  const user = decodeURIComponent(parsed.username) || undefined;
-  return [
-    'createdb',
-    ...(parsed.hostname ? ['-h', parsed.hostname.replace(/^\[|\]$/g, '')] : []),
-    '-p',
-    parsed.port || '5432',
-    ...(user ? ['-U', user] : []),
-    database,
-  ]
-    .map(shellWord)
-    .join(' ');
+  const { database, options } = target(url);
+  return ['createdb', ...options, database].map(shellWord).join(' ');
+}
+
+/** The same with `psql`, from the server's `postgres` database, for where `createdb` is missing. */
+export function psqlCreateCommand(url: string): string {
+  const { database, options } = target(url);
+  const sql = `CREATE DATABASE "${database.replace(/"/g, '""')}"`;
+  return ['psql', ...options, '-d', 'postgres', '-c', sql].map(shellWord).join(' ');
 }
 
 function postgresWords(error: unknown, url: string, where: string): string {
@@ -28,7 +39,7 @@ function postgresWords(error: unknown, url: string, where: string): string {
   const message = messageOf(error);
   switch (code) {
     case '3D000':
-      return `${where}: ${message}: create it with \`${createdbCommand(url)}\``;
+      return `${where}: ${message}: create it with \`${createdbCommand(url)}\` (or \`${psqlCreateCommand(url)}\`)`;
     case '28P01':
       return `${where} refused the password in ORDERFLOW_DATABASE_URL (${message})`;
     case '28000':

@@ -4,14 +4,21 @@ import { orUnavailable } from '../errors.js';
 import {
   AdminProductView,
   DeadLetterIdParams,
+  DeadLetterListQuery,
   DeadLettersView,
   DiscardDone,
+  DLQ_PAGE,
   ERROR_RESPONSES,
+  ORDER_PAGE,
   OrderIdParams,
+  OrderListQuery,
+  OrderListView,
   PutProductBody,
   RedriveAccepted,
   ReplayAccepted,
   ReplayBody,
+  ReplayJobParams,
+  ReplayJobView,
   SECURED,
   SkuParams,
   StatsView,
@@ -76,16 +83,22 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     '/v1/admin/dlq',
     {
       schema: {
-        summary: 'Dead letters of every consumer, oldest first (at most 1000)',
+        summary:
+          'Dead letters oldest first, of one consumer or all, filtered by their last error, a page at a time',
         tags,
         security: SECURED,
+        querystring: DeadLetterListQuery,
         response: { 200: DeadLettersView, ...ERROR_RESPONSES },
       },
     },
-    async () => {
-      const letters = await admin.deadLetters(1000);
+    async (request) => {
+      const { consumer, error, cursor, limit = DLQ_PAGE.default } = request.query;
+      const { items, nextCursor } = await orUnavailable(
+        admin.deadLetters({ consumer, error, cursor, limit }),
+        'the event log',
+      );
       return {
-        deadLetters: letters.map((letter) => ({
+        deadLetters: items.map((letter) => ({
           id: letter.id,
           consumer: letter.group,
           event: eventView(letter.event),
@@ -93,6 +106,39 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
           lastError: letter.lastError,
           at: iso(letter.at),
         })),
+        nextCursor,
+      };
+    },
+  );
+
+  app.get(
+    '/v1/admin/orders',
+    {
+      schema: {
+        summary:
+          'Orders by current status (all without one), newest first, a page at a time: to find stuck ones',
+        tags,
+        security: SECURED,
+        querystring: OrderListQuery,
+        response: { 200: OrderListView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const { status, cursor, limit = ORDER_PAGE.default } = request.query;
+      const { items, nextCursor } = await orUnavailable(
+        admin.orders({ status, cursor, limit }),
+        'the order cache',
+      );
+      return {
+        orders: items.map(({ orderId, status, customerId, total, createdAt, updatedAt }) => ({
+          orderId,
+          status,
+          customerId,
+          total,
+          createdAt,
+          updatedAt,
+        })),
+        nextCursor,
       };
     },
   );
@@ -199,12 +245,36 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     async (request, reply) => {
       const { consumer, fromSeq, fromTime } = request.body;
       if (fromSeq !== undefined) {
-        await orUnavailable(admin.replay(consumer, { seq: fromSeq }), 'the event log');
-        return reply.code(202).send({ consumer, fromSeq });
+        const job = await orUnavailable(admin.replay(consumer, { seq: fromSeq }), 'the event log');
+        const { jobId, from, through } = job;
+        return reply.code(202).send({ jobId, consumer, fromSeq, from, through });
       }
       const time = typeof fromTime === 'number' ? fromTime : Date.parse(fromTime ?? '');
-      await orUnavailable(admin.replay(consumer, { time }), 'the event log');
-      return reply.code(202).send({ consumer, fromTime: iso(time) });
+      const job = await orUnavailable(admin.replay(consumer, { time }), 'the event log');
+      const { jobId, from, through } = job;
+      return reply.code(202).send({ jobId, consumer, fromTime: iso(time), from, through });
+    },
+  );
+
+  app.get(
+    '/v1/admin/replay/:jobId',
+    {
+      schema: {
+        summary:
+          "A replay's progress: how far its consumer has got through the range, from the log (any process answers)",
+        tags,
+        security: SECURED,
+        params: ReplayJobParams,
+        response: { 200: ReplayJobView, ...ERROR_RESPONSES },
+      },
+    },
+    async (request) => {
+      const progress = await orUnavailable(
+        admin.replayProgress(request.params.jobId),
+        'the event log',
+      );
+      const { jobId, consumer, from, through, delivered, total, done } = progress;
+      return { jobId, consumer, from, through, delivered, total, done };
     },
   );
 

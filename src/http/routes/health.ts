@@ -36,8 +36,9 @@ export const healthRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, d
         request.log.warn({ err: error }, 'readiness check failed');
         report = { ready: false, checks: {} };
       }
-      const { checks, warnings } = report;
+      const { checks, warnings, failures } = report;
       if (report.ready) return { ready: true, checks, warnings };
+      const reasons = Object.entries(failures ?? {}).map(([check, why]) => `${check}: ${why}`);
       return reply
         .code(503)
         .header('retry-after', '1')
@@ -45,7 +46,11 @@ export const healthRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, d
           ready: false,
           checks,
           warnings,
-          error: { code: 'service_unavailable' as const, message: 'not ready' },
+          failures,
+          error: {
+            code: 'service_unavailable' as const,
+            message: reasons.length === 0 ? 'not ready' : `not ready: ${reasons.join('; ')}`,
+          },
         });
     },
   );
@@ -54,8 +59,8 @@ export const healthRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, d
     '/metrics',
     { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['operations'] } },
     async (_request, reply) => {
-      const text = await ctx.metrics.metrics();
-      return reply.header('content-type', ctx.metrics.contentType).send(text);
+      const { contentType, text } = await ctx.renderMetrics();
+      return reply.header('content-type', contentType).send(text);
     },
   );
 
