@@ -482,6 +482,10 @@ export async function stopAllServices(): Promise<void> {
     }),
   );
   if (process.env.ORDERFLOW_E2E_KEEP_DATA) return;
-  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+  // The pipeline process of a service killed with SIGKILL leaves on its own (its IPC channel
+  // closes) and may still be writing a mail into the outbox: retry while a folder fills.
+  for (const dir of tempDirs) {
+    fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+  }
   tempDirs.clear();
 }
