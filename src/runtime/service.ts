@@ -98,12 +98,8 @@ export class Service {
           { orderId, status, from: order.history.at(-2)?.status },
           'order status changed',
         );
-        if (order.status === 'PAYMENT_FAILED') {
-          declines.record(declineSubjectOf(order)).catch((error: unknown) => {
-            logger.warn({ orderId, err: error }, 'could not count a declined payment');
-          });
-        }
       },
+      countDecline: (order) => declines.record(declineSubjectOf(order)),
     });
     const intake = new Intake({
       ...backends,

@@ -20,9 +20,16 @@ export interface SagaDeps {
   readonly reservationTtlMs: number;
   /** How long a provider may keep failing before an order gives up (PAYMENT_FAILED). */
   readonly paymentGiveUpMs: number;
-  /** Told of every status an order reaches (metrics, decline counting). */
+  /** Told of every status an order reaches (metrics, logs). */
   readonly onStatus?: (order: Order) => void;
-  /** Named points between two steps, for fault injection (`after-reserve`). */
+  /**
+   * Counts the order's failed payment for the card-testing defence, awaited BEFORE the order
+   * shows PAYMENT_FAILED: whoever sees the failure (the customer retrying at once, another
+   * process) sees it counted, and a crash between the two cannot lose the count — the
+   * redelivery counts again, which errs on the safe side of a limit.
+   */
+  readonly countDecline?: (order: Order) => Promise<void>;
+  /** Named points between two steps, for fault injection (`after-reserve`, `payment-failed`). */
   readonly checkpoint?: (name: string) => void;
 }
 
@@ -433,6 +440,7 @@ export class OrderSaga {
     const at = new Date(atMs).toISOString();
     // Built here, not in the store's write: the event carries this step's trace context.
     const emitted = [statusChanged(order.orderId, to, at)];
+    if (to === 'PAYMENT_FAILED') await this.deps.countDecline?.(order);
     const moved = await this.deps.orders.transition(
       order.orderId,
       order.status,
@@ -458,6 +466,7 @@ export class OrderSaga {
         `order ${order.orderId} did not move to ${to}`,
       );
     }
+    if (to === 'PAYMENT_FAILED') this.deps.checkpoint?.('payment-failed');
     await this.settle(moved);
     this.deps.onStatus?.(moved);
     return moved;

@@ -3,7 +3,7 @@
  * data dir: the order must still reach its terminal status, with its stock back.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { orderBody, VISA } from '../helpers/api.js';
+import { DECLINED, errorCode, orderBody, VISA } from '../helpers/api.js';
 import { startService, stopAllServices, type Service } from '../helpers/service.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -50,5 +50,26 @@ describe('a crash between two steps', () => {
     expect((await svc.productWhen('A123', { available: before.available })).available).toBe(
       before.available,
     );
+  }, 90_000);
+
+  it('right after an order shows PAYMENT_FAILED: its decline is already counted', async () => {
+    // Killed the moment the order is PAYMENT_FAILED in the store: a decline counted after
+    // that (as it once was, on the side) is lost with the process, and the card tester's
+    // next order goes through.
+    const svc = await startService({
+      env: {
+        ORDERFLOW_DECLINE_LIMIT: '1',
+        ORDERFLOW_RATE_LIMIT: '0',
+        ORDERFLOW_FAULT_KILL_AT: 'payment-failed',
+      },
+    });
+    const tester = orderBody({ paymentMethod: DECLINED });
+    const placed = await svc.placeOrder(tester);
+    expect(placed.status).toBe(202);
+    await restartAfterCrash(svc);
+    expect((await svc.waitForTerminal(placed.json.orderId)).status).toBe('PAYMENT_FAILED');
+    const again = await svc.placeOrder({ ...tester });
+    expect(again.status).toBe(429);
+    expect(errorCode(again.json)).toBe('too_many_declines');
   }, 90_000);
 });
