@@ -132,7 +132,7 @@ function rejectedMessage(info: ErrorInfo & { status: number }): string {
   const base = `${info.message} (HTTP ${info.status}, ${info.code})`;
   if (info.status === 401)
     return `${base}: set ORDERFLOW_ADMIN_KEY to an admin key of this instance`;
-  if (info.status === 403) return `${base}: ORDERFLOW_ADMIN_KEY is not an admin key`;
+  if (info.status === 403) return `${base}: ORDERFLOW_ADMIN_KEY lacks the scope this needs`;
   return base;
 }
 

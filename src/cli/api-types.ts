@@ -116,3 +116,21 @@ export const DLQ_PAGE_MAX = 1000;
 
 /** The most orders `GET /v1/admin/orders` lists at once (newest first). */
 export const ORDER_PAGE_MAX = 500;
+
+/** `GET /v1/admin/keys`: a stored key, never the key itself. */
+export interface ApiKeyView {
+  readonly id: string;
+  readonly name: string | null;
+  readonly scopes: readonly string[];
+  readonly createdAt: string;
+  readonly lastUsedAt: string | null;
+}
+
+export interface ApiKeyList {
+  readonly keys: readonly ApiKeyView[];
+}
+
+/** `POST /v1/admin/keys`: the only answer that carries the key. */
+export interface CreatedApiKey extends Omit<ApiKeyView, 'lastUsedAt'> {
+  readonly key: string;
+}

@@ -9,6 +9,8 @@ import { startTelemetry, type Telemetry } from '../runtime/telemetry.js';
 import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerKeys } from './commands/keys.js';
+import { registerGrants } from './commands/grants.js';
 import { registerOrders } from './commands/orders.js';
 import { registerReplay } from './commands/replay.js';
 import { registerStats } from './commands/stats.js';
@@ -139,6 +141,8 @@ registerStock(program);
 registerSync(program);
 registerOrders(program);
 registerStats(program);
+registerKeys(program);
 registerDoctor(program);
+registerGrants(program);
 
 await program.parseAsync(process.argv);

@@ -1,3 +1,4 @@
+import fastifyHelmet from '@fastify/helmet';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -15,14 +16,23 @@ import {
 } from 'fastify-type-provider-zod';
 import { RetryableError, TerminalError } from '../domain/errors.js';
 import type { ServiceContext } from '../runtime/context.js';
-import { ANONYMOUS, createAuthenticator, requireAdmin } from './auth.js';
+import {
+  ANONYMOUS,
+  createAuthenticator,
+  requireAdmin,
+  requireDeclaredScopes,
+  requireRouteScope,
+} from './auth.js';
 import { forwardedFor, trustProxyOption } from './client-ip.js';
 import { clientErrorHandler, errorBody, sendError } from './errors.js';
 import { httpMetrics } from './metrics.js';
-import { RateLimiter, rateLimited } from './rate-limit.js';
+import { HELMET_OPTIONS, MAX_JSON_DEPTH, nestsDeeperThan, swaggerCsp } from './hardening.js';
+import { installLoadShedding } from './load-shedding.js';
+import { installRateLimits } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import type { HttpDeps } from './routes/deps.js';
 import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
 import { orderRoutes } from './routes/orders.js';
 import { productRoutes } from './routes/products.js';
 import { webhookRoutes } from './routes/webhooks.js';
@@ -62,9 +72,11 @@ export interface AppOptions {
 /**
  * The HTTP API, assembled and not listening: the caller listens (and may add hooks first).
  *
- * Hook order of an authenticated route: the end user's IP (a trusted proxy header) → IP rate limit → authentication → key rate limit →
- * (admin routes) role check → content type and body size → JSON parse → schema validation
- * → handler. Nothing before the handler writes anything.
+ * Hook order of an authenticated route: security headers → the end user's IP (a trusted
+ * proxy header) → shutdown and load shedding (503) → IP rate limit → (ORDERFLOW_PROTECT_OPS)
+ * the ops routes' admin check → authentication → key rate limit → the route's scope →
+ * content type and body size → JSON parse (depth ≤ 32) → schema validation → handler.
+ * Nothing before the handler writes anything.
  */
 export async function buildApp(
   ctx: ServiceContext,
@@ -87,7 +99,7 @@ export async function buildApp(
       connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
     },
     // `request.ip` is the end user's only behind a configured trusted header (client-ip.ts).
-    trustProxy: trustProxyOption(ctx.config.trustedProxyHeader),
+    trustProxy: trustProxyOption(ctx.config.trustedProxyHeader, ctx.config.trustProxy),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     clientErrorHandler,
@@ -96,6 +108,8 @@ export async function buildApp(
   }).withTypeProvider<ZodTypeProvider>();
   // First: every hook after it and every route runs in the request's span.
   installTracing(app);
+  // Second: the security headers are on every answer, refusals by the hooks below included.
+  await app.register(fastifyHelmet, HELMET_OPTIONS);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installJsonParser(app);
@@ -143,14 +157,21 @@ export async function buildApp(
     done();
   });
 
-  const now = (): number => ctx.clock.now();
-  const ipLimiter = new RateLimiter({ ratePerSecond: ctx.config.rateLimit, now });
-  const keyLimiter = new RateLimiter({ ratePerSecond: ctx.config.rateLimit, now });
-  if (ipLimiter.enabled) {
-    app.addHook('onRequest', (request, _reply, done) => {
-      if (request.routeOptions.config.rateLimit === false) return done();
-      const wait = ipLimiter.take(request.ip);
-      done(wait > 0 ? rateLimited(wait) : undefined);
+  await installLoadShedding(app, ctx.config.shedding);
+  // The IP limit as a hook of its own here; the key limit after authentication (below).
+  const keyLimit = await installRateLimits(app, {
+    ratePerSecond: ctx.config.rateLimit,
+    counter: ctx.rateCounts,
+    logger,
+    now: () => ctx.clock.now(),
+  });
+  if (ctx.config.protectOps) {
+    const authenticateOps = createAuthenticator(ctx.keys);
+    app.addHook('onRequest', async (request) => {
+      const route = request.routeOptions.url ?? '';
+      if (route !== '/metrics' && route !== '/docs' && !route.startsWith('/docs/')) return;
+      request.principal = await authenticateOps(request);
+      requireAdmin(request);
     });
   }
 
@@ -168,7 +189,11 @@ export async function buildApp(
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/docs',
+    staticCSP: true,
+    transformStaticCSP: swaggerCsp,
+  });
 
   const deps: HttpDeps = { ctx, metrics };
   await app.register(healthRoutes, deps);
@@ -177,35 +202,32 @@ export async function buildApp(
   // Outside /v1's key check: the provider authenticates by signature (IP limit still applies).
   await app.register(webhookRoutes, deps);
 
-  const authenticate = createAuthenticator(ctx.config.apiKeys);
+  const authenticate = createAuthenticator(ctx.keys);
   app.decorateRequest('principal', null);
   await app.register((v1, _options, done) => {
+    requireDeclaredScopes(v1);
+    v1.addHook('onRequest', async (request) => {
+      request.principal = await authenticate(request);
+    });
+    if (keyLimit) {
+      v1.addHook('onRequest', async (request) => {
+        if (request.principal !== null && request.principal !== ANONYMOUS) await keyLimit(request);
+      });
+    }
+    // After the key limit: the one check of every /v1 route's declared scope.
     v1.addHook('onRequest', (request, _reply, hookDone) => {
-      let principal;
       try {
-        principal = authenticate(request);
+        requireRouteScope(request);
       } catch (error) {
         return hookDone(error as Error);
       }
-      request.principal = principal;
-      const wait = principal === ANONYMOUS ? 0 : keyLimiter.take(principal.id);
-      hookDone(wait > 0 ? rateLimited(wait) : undefined);
+      hookDone();
     });
     void v1.register(orderRoutes, deps);
     void v1.register(orderEventsRoute, deps);
     void v1.register(productRoutes, deps);
-    void v1.register((admin, _adminOptions, adminDone) => {
-      admin.addHook('onRequest', (request, _reply, hookDone) => {
-        try {
-          requireAdmin(request);
-        } catch (error) {
-          return hookDone(error as Error);
-        }
-        hookDone();
-      });
-      void admin.register(adminRoutes, deps);
-      adminDone();
-    });
+    void v1.register(adminRoutes, deps);
+    void v1.register(keyRoutes, deps);
     done();
   });
 
@@ -222,6 +244,14 @@ function installJsonParser(app: ZodApp): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = body as string;
     if (text.length === 0) return done(null, undefined);
+    if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+      return done(
+        new TerminalError(
+          'validation_error',
+          `the body nests deeper than ${MAX_JSON_DEPTH} levels`,
+        ),
+      );
+    }
     void parse(request, text, (error, value: unknown) => {
       if (error && isPlainJson(text)) {
         return done(

@@ -1,59 +1,33 @@
-import { hash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { TerminalError } from '../domain/errors.js';
-import type { ApiKey, KeyRole } from '../runtime/config.js';
+import { seesEveryOrder, type Scope } from '../domain/scopes.js';
+import { ANONYMOUS, type KeyHolder, type KeyService } from '../workflow/key-service.js';
 
-/** Who is calling: the key's stable id (the owner of the orders it creates) and its role. */
-export interface Principal {
-  readonly id: string;
-  readonly role: KeyRole;
-}
+/** Who is calling: the key's stable id (the owner of the orders it creates) and its scopes. */
+export type Principal = KeyHolder;
+export { ANONYMOUS };
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** Set by the authentication hook of the /v1 routes; null elsewhere. */
     principal: Principal | null;
   }
-}
-
-/** With no keys configured every caller is this one (only allowed on a loopback bind). */
-export const ANONYMOUS: Principal = { id: 'anonymous', role: 'admin' };
-
-interface KnownKey {
-  readonly digest: Buffer;
-  readonly principal: Principal;
+  interface FastifyContextConfig {
+    /** The one scope a /v1 route needs; every /v1 route declares it (`requireDeclaredScopes`). */
+    scope?: Scope;
+  }
 }
 
 const BEARER = /^bearer\s+(\S+)\s*$/i;
 
 /**
- * Turns a request into its principal or throws `401 unauthorized`. The presented key is
- * hashed once and compared with every configured key's digest in constant time, so neither
- * which key matched nor the keys' lengths leak through timing.
+ * Turns a request into its principal, or rejects with `401 unauthorized`. The key travels as
+ * `Authorization: Bearer <key>` or `X-API-Key`; the key service decides whose it is.
  */
 export function createAuthenticator(
-  apiKeys: readonly ApiKey[] | undefined,
-): (request: FastifyRequest) => Principal {
-  if (apiKeys === undefined) return () => ANONYMOUS;
-  const known: KnownKey[] = apiKeys.map((apiKey) => ({
-    digest: sha256(apiKey.key),
-    principal: { id: apiKey.id, role: apiKey.role },
-  }));
-  return (request) => {
-    const presented = presentedKey(request);
-    if (presented === undefined)
-      throw new TerminalError(
-        'unauthorized',
-        'an API key is required (Authorization: Bearer <key>)',
-      );
-    const digest = sha256(presented);
-    let match: Principal | undefined;
-    for (const key of known) {
-      if (timingSafeEqual(digest, key.digest) && match === undefined) match = key.principal;
-    }
-    if (!match) throw new TerminalError('unauthorized', 'the API key is not valid');
-    return match;
-  };
+  keys: KeyService,
+): (request: FastifyRequest) => Promise<Principal> {
+  return (request) => keys.authenticate(presentedKey(request));
 }
 
 function presentedKey(request: FastifyRequest): string | undefined {
@@ -64,10 +38,6 @@ function presentedKey(request: FastifyRequest): string | undefined {
   return key === undefined ? undefined : key.trim();
 }
 
-function sha256(text: string): Buffer {
-  return hash('sha256', text, 'buffer');
-}
-
 /** The caller of an authenticated route; throws 401 if the route was not authenticated. */
 export function principalOf(request: FastifyRequest): Principal {
   const principal = request.principal;
@@ -75,12 +45,48 @@ export function principalOf(request: FastifyRequest): Principal {
   return principal;
 }
 
-export function requireAdmin(request: FastifyRequest): void {
-  if (principalOf(request).role !== 'admin')
-    throw new TerminalError('forbidden', 'this route needs an admin key');
+/** `403 forbidden` unless the caller holds the scope its route declared. */
+export function requireRouteScope(request: FastifyRequest): void {
+  const scope = request.routeOptions.config.scope;
+  const principal = principalOf(request);
+  if (scope === undefined || !principal.scopes.includes(scope))
+    throw new TerminalError('forbidden', `this route needs a key with the scope ${scope ?? '?'}`, {
+      details: { scope },
+    });
 }
 
-/** A client key sees only what it created; an admin key sees everything. */
+/** Outside /v1 (`/metrics`, `/docs` when protected): what an operator reads needs `admin:read`. */
+export function requireAdmin(request: FastifyRequest): void {
+  if (!principalOf(request).scopes.includes('admin:read'))
+    throw new TerminalError('forbidden', 'this route needs a key with the scope admin:read', {
+      details: { scope: 'admin:read' },
+    });
+}
+
+/**
+ * Refuses, when the app is built, a route of `scope` (the /v1 plugin) that declares no scope:
+ * a route nobody thought about must not be open to every key. Also names the scope in the
+ * route's OpenAPI operation (`x-orderflow-scope` and its description), from the same
+ * declaration the check reads.
+ */
+export function requireDeclaredScopes(scope: FastifyInstance): void {
+  scope.addHook('onRoute', (route: RouteOptions) => {
+    const needed = route.config?.scope;
+    if (needed === undefined)
+      throw new Error(`${String(route.method)} ${route.url} declares no scope (config.scope)`);
+    const schema = route.schema as Record<string, unknown> | undefined;
+    if (schema === undefined || schema['x-orderflow-scope'] !== undefined) return;
+    const description = typeof schema['description'] === 'string' ? schema['description'] : '';
+    const documented: Record<string, unknown> = {
+      ...schema,
+      description: `${description}${description ? '\n\n' : ''}Needs a key with the scope \`${needed}\`.`,
+      'x-orderflow-scope': needed,
+    };
+    route.schema = documented;
+  });
+}
+
+/** A key without admin scopes sees only what it created; one with either sees everything. */
 export function canSee(principal: Principal, owner: string): boolean {
-  return principal.role === 'admin' || principal.id === owner;
+  return seesEveryOrder(principal.scopes) || principal.id === owner;
 }

@@ -13,8 +13,14 @@ import { isIP } from 'node:net';
  */
 export function trustProxyOption(
   header: string | undefined,
-): false | ((address: string, hop: number) => boolean) {
-  return header === undefined ? false : (_address, hop) => hop === 0;
+  trustProxy?: number | readonly string[],
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (header !== undefined) return (_address, hop) => hop === 0;
+  // Behind load balancers (ORDERFLOW_TRUST_PROXY): fastify walks X-Forwarded-For from the
+  // right past the trusted hops (a count, or the proxies' addresses) to the end user.
+  if (trustProxy === undefined) return false;
+  if (typeof trustProxy === 'number') return (_address, hop) => hop < trustProxy;
+  return [...trustProxy];
 }
 
 /** Rewrites X-Forwarded-For to the end user's address as `header` gives it, or removes it. */

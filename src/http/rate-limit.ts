@@ -1,92 +1,131 @@
-import type {} from 'fastify';
+import fastifyRateLimit, {
+  normalizeIP,
+  type FastifyRateLimitStore,
+  type RateLimitPluginOptions,
+} from '@fastify/rate-limit';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { RetryableError } from '../domain/errors.js';
+import type { RateCounter } from '../ports/rate-counter.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** `false`: this route is never rate limited (the health probes). */
-    rateLimit?: boolean;
-  }
-}
+/**
+ * ORDERFLOW_RATE_LIMIT=N: a bucket of 2N requests per key (and per IP) that drains at 2N
+ * per 2 seconds, N/s, so bursts reach 2N and then the rate (the plugin's `max` per
+ * `timeWindow`, read as a bucket by the counter, not as fixed windows).
+ */
+export const RATE_WINDOW_MS = 2_000;
+/** A store that fails is said so in the log at most this often (the requests pass meanwhile). */
+const STORE_FAILURE_LOG_MS = 10_000;
+/** Keys remembered as refused in this process; beyond it the memory starts again. */
+const MAX_REFUSED = 10_000;
 
-interface Bucket {
-  tokens: number;
-  /** When `tokens` was last brought up to date, ms. */
-  at: number;
-}
-
-export interface RateLimiterOptions {
-  /** Tokens per second; 0 turns the limiter off. */
+export interface RateLimitOptions {
+  /** Requests per second per key and per IP; 0 = no limits. */
   readonly ratePerSecond: number;
-  /** Most buckets kept; beyond it idle (full) buckets go first, then the oldest. */
-  readonly maxBuckets?: number;
+  readonly counter: RateCounter;
+  readonly logger: FastifyBaseLogger;
   readonly now: () => number;
 }
 
-/**
- * Token buckets per name (an API key id or an IP), in memory: capacity twice the rate,
- * refilled continuously at the rate. A full bucket is the same as no bucket, so buckets
- * that have refilled are the first to be evicted when the map reaches its bound.
- */
-export class RateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
-  private readonly rate: number;
-  private readonly capacity: number;
-  private readonly maxBuckets: number;
-  private readonly now: () => number;
-
-  constructor(options: RateLimiterOptions) {
-    this.rate = options.ratePerSecond;
-    this.capacity = options.ratePerSecond * 2;
-    this.maxBuckets = options.maxBuckets ?? 100_000;
-    this.now = options.now;
-  }
-
-  get enabled(): boolean {
-    return this.rate > 0;
-  }
-
-  get size(): number {
-    return this.buckets.size;
-  }
-
-  /** Takes one token for `name`; returns 0 when allowed, else the seconds to wait (≥ 1). */
-  take(name: string): number {
-    if (this.rate <= 0) return 0;
-    const now = this.now();
-    let bucket = this.buckets.get(name);
-    if (bucket === undefined) {
-      if (this.buckets.size >= this.maxBuckets) this.evict(now);
-      bucket = { tokens: this.capacity, at: now };
-      this.buckets.set(name, bucket);
-    } else if (now > bucket.at) {
-      bucket.tokens = Math.min(
-        this.capacity,
-        bucket.tokens + ((now - bucket.at) * this.rate) / 1000,
-      );
-      bucket.at = now;
-    }
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return 0;
-    }
-    return Math.max(1, Math.ceil((1 - bucket.tokens) / this.rate));
-  }
-
-  private evict(now: number): void {
-    const refillMs = (this.capacity / this.rate) * 1000;
-    for (const [name, bucket] of this.buckets) {
-      if (now - bucket.at >= refillMs) this.buckets.delete(name);
-    }
-    // Still full of busy callers: drop the oldest tenth (insertion order).
-    let excess = this.buckets.size - Math.floor(this.maxBuckets * 0.9);
-    for (const name of this.buckets.keys()) {
-      if (excess-- <= 0) break;
-      this.buckets.delete(name);
-    }
-  }
-}
+/** The per-key limit, for the authenticated routes once `request.principal` is set. */
+export type KeyLimit = (request: FastifyRequest) => Promise<void>;
 
 /** The answer to a caller over its rate: `429 rate_limited` with `Retry-After`. */
-export function rateLimited(waitSeconds: number): RetryableError {
-  return new RetryableError('rate_limited', 'too many requests; slow down', waitSeconds * 1000);
+export function rateLimited(retryAfterMs: number): RetryableError {
+  return new RetryableError('rate_limited', 'too many requests; slow down', retryAfterMs);
+}
+
+/**
+ * @fastify/rate-limit on the shared counts: per IP on every route, unknown ones included, as
+ * an `onRequest` hook added where this is called (the health probes opt out with
+ * `config.rateLimit: false`), and per API key through the returned `KeyLimit`. Counts
+ * live in `counter` (Redis when scaled out: the limit holds across processes). When the
+ * counter fails the limits fail open: requests pass, and the log says so.
+ */
+export async function installRateLimits(
+  app: FastifyInstance,
+  options: RateLimitOptions,
+): Promise<KeyLimit | undefined> {
+  if (options.ratePerSecond <= 0) return undefined;
+  const store = new CounterStore(options);
+  const settings: RateLimitPluginOptions = {
+    // Not as route hooks (those run after /v1's authentication): as one hook added here.
+    global: false,
+    max: options.ratePerSecond * 2,
+    timeWindow: RATE_WINDOW_MS,
+    keyGenerator: (request) => `ip:${normalizeIP(request.ip)}`,
+    store: class {
+      constructor() {
+        return store;
+      }
+    } as unknown as RateLimitPluginOptions['store'],
+    skipOnError: true,
+    errorResponseBuilder: (_request, context) => rateLimited(context.ttl),
+  };
+  await app.register(fastifyRateLimit, settings);
+  const byIp = app.rateLimit();
+  app.addHook('onRequest', async function ipLimit(request, reply) {
+    if (request.routeOptions.config.rateLimit === false) return;
+    await byIp.call(this, request, reply);
+  });
+  // A second limiter on the same store; `createRateLimit` answers, the caller refuses.
+  const byKey = app.createRateLimit({
+    keyGenerator: (request) => `key:${request.principal?.id ?? 'anonymous'}`,
+  });
+  return async (request) => {
+    const result = await byKey(request);
+    if (!result.isAllowed && result.isExceeded) throw rateLimited(result.ttl);
+  };
+}
+
+/**
+ * The plugin's store over a RateCounter. A key found over its limit is refused from memory
+ * until one request fits again, so a flood costs the shared store about one round trip per
+ * key and refill in each process, not one per request.
+ */
+class CounterStore implements FastifyRateLimitStore {
+  private readonly refusedUntil = new Map<string, number>();
+  private lastFailureLogAt = -Infinity;
+
+  constructor(private readonly options: RateLimitOptions) {}
+
+  incr(
+    key: string,
+    callback: (error: Error | null, result?: { current: number; ttl: number }) => void,
+    timeWindow: number,
+    max: number,
+  ): void {
+    const now = this.options.now();
+    const until = this.refusedUntil.get(key);
+    if (until !== undefined && until > now) {
+      callback(null, { current: max + 1, ttl: until - now });
+      return;
+    }
+    if (until !== undefined) this.refusedUntil.delete(key);
+    this.options.counter.hit(key, timeWindow, max).then(
+      ({ count, resetMs }) => {
+        if (count > max) {
+          if (this.refusedUntil.size >= MAX_REFUSED) this.refusedUntil.clear();
+          this.refusedUntil.set(key, now + resetMs);
+        }
+        callback(null, { current: count, ttl: resetMs });
+      },
+      (error: unknown) => {
+        this.logFailure(error, now);
+        callback(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  }
+
+  child(): FastifyRateLimitStore {
+    return this;
+  }
+
+  private logFailure(error: unknown, now: number): void {
+    if (now - this.lastFailureLogAt < STORE_FAILURE_LOG_MS) return;
+    this.lastFailureLogAt = now;
+    this.options.logger.warn(
+      { err: error },
+      'rate limit counts unavailable: requests pass unlimited until the store answers (fail open)',
+    );
+  }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CATALOG, type ErrorCode } from './errors.js';
+import { SCOPES } from '../domain/scopes.js';
 import { ORDER_STATUSES } from '../domain/status.js';
 
 /*
@@ -20,10 +21,26 @@ export const ErrorBody = z
   })
   .describe('Every error: a stable machine-readable code, a message, and details where they help.');
 
+/** What both schemes say about keys: one scope per route, named by `x-orderflow-scope`. */
+const SCOPES_NOTE =
+  'Each /v1 route needs one scope of the key (its x-orderflow-scope): orders:write (place, cancel), ' +
+  'orders:read (orders, their events, products), admin:read (GET /v1/admin/*), admin:write (every ' +
+  'other /v1/admin/* call); without it 403 forbidden. A key without admin scopes sees only the orders ' +
+  'it created. Keys are created with POST /v1/admin/keys (or `orderflow keys create`).';
+
 /** The security schemes of `/docs/json`; every /v1 route takes either. */
 export const SECURITY_SCHEMES = {
-  bearerAuth: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer <API key>' },
-  apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+  bearerAuth: {
+    type: 'http',
+    scheme: 'bearer',
+    description: `Authorization: Bearer <API key>. ${SCOPES_NOTE}`,
+  },
+  apiKeyHeader: {
+    type: 'apiKey',
+    in: 'header',
+    name: 'X-API-Key',
+    description: `X-API-Key: <API key>. ${SCOPES_NOTE}`,
+  },
 } as const;
 export const SECURED: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKeyHeader: [] }];
 
@@ -289,6 +306,41 @@ export const ReplayJobView = z
 export const SyncReportView = z
   .object({ count: z.int(), at: IsoTime })
   .describe('Orders written (sync-out) or SKUs reconciled (sync-in)');
+
+// ── API keys ────────────────────────────────────────────────────────────────────────
+
+const KeyScopes = z
+  .array(z.enum(SCOPES))
+  .min(1)
+  .max(SCOPES.length * 4)
+  .describe('orders:write, orders:read, admin:read, admin:write: at most those of the calling key');
+
+export const CreateKeyBody = z.strictObject({
+  name: z.string().min(1).max(128).optional().describe('a label: which shop, which script'),
+  scopes: KeyScopes,
+});
+
+export const KeyIdParams = z.object({ id: z.string().min(1).max(128) });
+
+/** A key as listed: never the key, never its digest. */
+export const KeyView = z.object({
+  id: z.string().describe('stable and not secret: the owner of the orders the key places'),
+  name: z.string().nullable(),
+  scopes: z.array(z.enum(SCOPES)),
+  createdAt: IsoTime,
+  lastUsedAt: IsoTime.nullable().describe('updated at most about once a minute'),
+});
+export type KeyView = z.output<typeof KeyView>;
+
+export const CreatedKeyView = KeyView.omit({ lastUsedAt: true })
+  .extend({ key: z.string().describe('the key itself: shown only in this answer, never again') })
+  .describe('A key just created');
+
+export const KeyListView = z
+  .object({ keys: z.array(KeyView) })
+  .describe('The stored keys, oldest first (not those of ORDERFLOW_API_KEYS)');
+
+export const KeyRevoked = z.object({ id: z.string(), revoked: z.literal(true) });
 
 export const HealthView = z.object({ status: z.literal('ok') });
 

@@ -59,6 +59,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
   app.get(
     '/v1/orders/:id/events',
     {
+      config: { scope: 'orders:read' },
       schema: {
         summary: 'Status changes of an order as Server-Sent Events',
         description:

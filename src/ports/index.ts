@@ -8,3 +8,5 @@ export type * from './source-of-truth.js';
 export type * from './payment-gateway.js';
 export type * from './mailer.js';
 export type * from './lease.js';
+export type * from './rate-counter.js';
+export type * from './api-key-store.js';

@@ -10,6 +10,13 @@ import type { CatalogProduct } from './stock-store.js';
 export const SOT_DATABASE_MISSING = 'sot_database_missing';
 
 /**
+ * The code of the `RetryableError` an adapter fails with when its schema is behind this
+ * version and the configured user may not migrate it (a least-privilege runtime user): a
+ * configuration error too, mended by running `orderflow migrate` as the schema's owner.
+ */
+export const SOT_SCHEMA_BEHIND = 'sot_schema_behind';
+
+/**
  * The shop's own database: the catalog with on-hand stock, the final orders, shipment
  * requests and sales figures. It may be down; callers keep their backlog and retry.
  */

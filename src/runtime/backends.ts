@@ -1,7 +1,8 @@
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { PaymentGateway, PaymentWebhooks } from '../ports/payment-gateway.js';
-import type { SourceOfTruth } from '../ports/source-of-truth.js';
+import { SOT_DATABASE_MISSING, type SourceOfTruth } from '../ports/source-of-truth.js';
+import { MemoryRateCounter } from '../adapters/memory/memory-rate-counter.js';
 import { ConfigError, type Config } from './config.js';
 import type { Backends } from './context.js';
 import { LazySourceOfTruth } from './lazy-source-of-truth.js';
@@ -50,6 +51,8 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
   }
   return {
     ...embedded,
+    // One process serves the embedded API: its own memory holds the rate counts.
+    rateCounts: new MemoryRateCounter(clock),
     sot,
     ...(problems && { problems }),
     close: async () => {
@@ -68,12 +71,16 @@ async function openPostgres(url: string, clock: Clock): Promise<LazySourceOfTrut
   return sot;
 }
 
-/** A source-of-truth database that does not exist fails readiness (an outage does not). */
+/**
+ * A source-of-truth database that does not exist, or a schema its user may not migrate,
+ * fails readiness (an outage does not).
+ */
 async function sourceOfTruthProblems(sot: LazySourceOfTruth): Promise<Record<string, string>> {
   const problem = await sot.configurationProblem();
   if (problem === undefined) return {};
+  if (problem.code !== SOT_DATABASE_MISSING) return { sourceOfTruth: problem.message };
   return {
-    sourceOfTruth: `${problem}: create it (\`orderflow doctor\` prints the command) or correct ORDERFLOW_DATABASE_URL`,
+    sourceOfTruth: `${problem.message}: create it (\`orderflow doctor\` prints the command) or correct ORDERFLOW_DATABASE_URL`,
   };
 }
 
@@ -108,6 +115,8 @@ async function openDistributed(
     outbox: redis.outbox,
     lease: redis.lease,
     declineCounts: redis.declineCounts,
+    apiKeys: redis.apiKeys,
+    rateCounts: redis.rateCounts,
     sot,
     ping: async () => {
       const [logUp, redisUp] = await Promise.all([log.ping(), redis.ping()]);

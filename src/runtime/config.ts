@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { parseHardening, type HardeningConfig } from './config-hardening.js';
 
 export type Role = 'all' | 'api' | 'worker' | 'scheduler';
 export type SqliteSync = 'normal' | 'full';
@@ -13,7 +14,7 @@ export interface ApiKey {
 }
 
 /** The whole configuration, read from the environment (an empty variable counts as unset). */
-export interface Config {
+export interface Config extends HardeningConfig {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
@@ -146,6 +147,9 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     sqliteSync: parseSqliteSync(get('ORDERFLOW_SQLITE_SYNC') ?? 'normal'),
     trustedProxyHeader: parseHeaderName(get('ORDERFLOW_TRUSTED_PROXY_HEADER')),
+    ...parseHardening(get, (message) => {
+      throw new ConfigError(message);
+    }),
     sseMaxPerKey: parseInteger(
       'ORDERFLOW_SSE_MAX_PER_KEY',
       get('ORDERFLOW_SSE_MAX_PER_KEY') ?? '100',

@@ -1,16 +1,19 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { ApiKeyStore } from '../ports/api-key-store.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventLog } from '../ports/event-log.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import type { DeclineCounter } from '../ports/decline-counter.js';
 import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
+import type { RateCounter } from '../ports/rate-counter.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
 import type { AdminService } from '../workflow/admin-service.js';
 import type { CatalogService } from '../workflow/catalog-service.js';
+import type { KeyService } from '../workflow/key-service.js';
 import type { OrdersService } from '../workflow/orders-service.js';
 import type { Config } from './config.js';
 import type { MetricsText } from './metrics-render.js';
@@ -26,6 +29,10 @@ export interface Backends {
   readonly lease: Lease;
   /** Declined payments per customer, method, card and IP, shared by every process. */
   readonly declineCounts: DeclineCounter;
+  /** The API keys created at run time (`orderflow keys create`), shared by every process. */
+  readonly apiKeys: ApiKeyStore;
+  /** Requests per key and per IP for the rate limits: in memory embedded, Redis scaled out. */
+  readonly rateCounts: RateCounter;
   /** Whether the engines the intake needs (the hot store and the log) answer. */
   ping(): Promise<Record<string, boolean>>;
   /**
@@ -63,9 +70,16 @@ export interface ServiceContext {
   readonly orders: OrdersService;
   readonly catalog: CatalogService;
   readonly admin: AdminService;
+  /** Who a request's key belongs to, and the keys operators create and revoke. */
+  readonly keys: KeyService;
   readonly logger: Logger;
   /** This process's registry, where the HTTP layer registers its own metrics. */
   readonly metrics: Registry;
+  /**
+   * The counts behind the request rate limits, shared by every API process of a scale-out
+   * deployment: infrastructure of the HTTP layer, like `metrics`, not a use case.
+   */
+  readonly rateCounts: RateCounter;
   /**
    * `/metrics`: this process's registry, with what another process of the same service
    * counts merged in (the embedded pipeline process's saga and consumers).

@@ -1,13 +1,21 @@
 import { RetryableError } from '../domain/errors.js';
 import type { Order } from '../domain/order.js';
-import { SOT_DATABASE_MISSING, type SourceOfTruth } from '../ports/source-of-truth.js';
+import {
+  SOT_DATABASE_MISSING,
+  SOT_SCHEMA_BEHIND,
+  type SourceOfTruth,
+} from '../ports/source-of-truth.js';
+
+/** Failures to open that are configuration errors, not outages. */
+const MISCONFIGURED: ReadonlySet<string> = new Set([SOT_DATABASE_MISSING, SOT_SCHEMA_BEHIND]);
 import type { CatalogProduct } from '../ports/stock-store.js';
 
 /**
  * A source of truth opened on first use, and again after a failed open: the shop's
  * database may be down when a process starts, and orders must flow all the same. Calls
  * made while it cannot be opened fail (their callers keep their backlog and retry). A
- * database that does not exist is told apart from an outage (`configurationProblem`).
+ * database that does not exist, or a schema its user may not bring up to date, is told apart
+ * from an outage (`configurationProblem`).
  */
 export class LazySourceOfTruth implements SourceOfTruth {
   private opening: Promise<SourceOfTruth> | undefined;
@@ -48,14 +56,14 @@ export class LazySourceOfTruth implements SourceOfTruth {
   }
   /**
    * Why it cannot be opened when that is a configuration error (its database does not
-   * exist), after trying again now (the database may have been created meanwhile);
+   * exist, its schema is behind: the error's code says which), after trying again now (the database may have been created meanwhile);
    * undefined when it is open, or only down: an outage is not tried here, so that asking
    * never waits on an engine that does not answer.
    */
-  async configurationProblem(): Promise<string | undefined> {
+  async configurationProblem(): Promise<RetryableError | undefined> {
     if (this.opened || !this.missing) return undefined;
     await this.target().catch(() => undefined);
-    return this.missing?.message;
+    return this.missing;
   }
 
   async close(): Promise<void> {
@@ -73,9 +81,7 @@ export class LazySourceOfTruth implements SourceOfTruth {
       (error: unknown) => {
         this.opening = undefined;
         this.missing =
-          error instanceof RetryableError && error.code === SOT_DATABASE_MISSING
-            ? error
-            : undefined;
+          error instanceof RetryableError && MISCONFIGURED.has(error.code) ? error : undefined;
         throw error;
       },
     );

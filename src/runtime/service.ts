@@ -13,6 +13,7 @@ import { OrderSaga } from '../workflow/saga.js';
 import { SourceOfTruthSync } from '../workflow/sync.js';
 import { AdminService } from '../workflow/admin-service.js';
 import { CatalogService } from '../workflow/catalog-service.js';
+import { KeyService } from '../workflow/key-service.js';
 import { OrdersService } from '../workflow/orders-service.js';
 import { openBackends, openMailer, openPayments, type Payments } from './backends.js';
 import type { Config } from './config.js';
@@ -129,8 +130,16 @@ export class Service {
           ),
       }),
       admin: new AdminService({ ...backends, sync, clock }),
+      keys: new KeyService({
+        apiKeys: backends.apiKeys,
+        clock,
+        bootstrap: config.apiKeys,
+        onTouchFailed: (error) =>
+          logger.warn({ err: error }, "could not record an API key's last use"),
+      }),
       logger,
       metrics: metrics.registry,
+      rateCounts: backends.rateCounts,
       renderMetrics: metricsRenderer(metrics.registry, options.metricPeers ?? [], logger),
       ready: async () => {
         const [engines, warnings, failures] = await Promise.all([

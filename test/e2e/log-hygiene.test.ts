@@ -5,6 +5,7 @@
  * no line holds an API key, the payments key or webhook secret, a payment method or a
  * customer's e-mail address; and every order's status changes are logged with its id.
  */
+import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECLINED, VISA, isTerminal, orderBody, type OrderView } from '../helpers/api.js';
 import { FakeStripe } from '../helpers/fake-stripe.js';
@@ -32,6 +33,8 @@ const INFO = 30;
 let fake: FakeStripe;
 let service: Service;
 const orders: Record<string, string> = {};
+/** Every refusal's body: none may hold a key or a secret either. */
+const errorBodies: string[] = [];
 
 beforeAll(async () => {
   fake = new FakeStripe({ apiKey: PAYMENTS_KEY });
@@ -95,6 +98,28 @@ describe('log hygiene', () => {
     expect(unknownSku.status).toBe(422);
     const unauthorized = await place(orderBody({ email: EMAILS[0] }), WRONG_KEY);
     expect(unauthorized.status).toBe(401);
+    // A webhook signed with the right secret an hour ago (a replay), and one with a wrong one.
+    const event = JSON.stringify({ id: 'evt_hygiene', type: 'payment_intent.succeeded', data: {} });
+    const webhook = (signature: string) =>
+      service.request('POST', '/v1/webhooks/stripe', {
+        key: 'none',
+        headers: { 'stripe-signature': signature, 'content-type': 'application/json' },
+        raw: event,
+      });
+    const old = await webhook(
+      Stripe.webhooks.generateTestHeaderString({
+        payload: event,
+        secret: WEBHOOK_SECRET,
+        timestamp: Math.floor(Date.now() / 1000) - 3600,
+      }),
+    );
+    expect(old.status).toBe(400);
+    expect((old.json as { error: { code: string } }).error.code).toBe('invalid_signature');
+    const forged = await webhook(
+      Stripe.webhooks.generateTestHeaderString({ payload: event, secret: `${WEBHOOK_SECRET}x` }),
+    );
+    expect(forged.status).toBe(400);
+    errorBodies.push(bad.text, unknownSku.text, unauthorized.text, old.text, forged.text);
 
     expect((await until(orders['success'], (seen) => isTerminal(seen.status))).status).toBe(
       'COMPLETED',
@@ -136,6 +161,15 @@ describe('log hygiene', () => {
       }
     }
     expect(leaks).toEqual([]);
+  });
+
+  it('answers no refusal with a key or a secret in its body', () => {
+    expect(errorBodies.length).toBeGreaterThan(0);
+    for (const body of errorBodies) {
+      for (const secret of [CLIENT_KEY, ADMIN_KEY, WRONG_KEY, PAYMENTS_KEY, WEBHOOK_SECRET]) {
+        expect(body).not.toContain(secret);
+      }
+    }
   });
 
   it('logs every status change at info with the order id, the status and the one before', () => {

@@ -1,3 +1,4 @@
+import { RedisApiKeyStore } from '../../src/adapters/redis/redis-api-key-store.js';
 import { RedisConnection } from '../../src/adapters/redis/redis-connection.js';
 import { RedisDeclineCounter } from '../../src/adapters/redis/redis-decline-counter.js';
 import { RedisIdempotencyStore } from '../../src/adapters/redis/redis-idempotency-store.js';
@@ -5,6 +6,7 @@ import { RedisLease } from '../../src/adapters/redis/redis-lease.js';
 import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
 import { RedisStockStore } from '../../src/adapters/redis/redis-stock-store.js';
 import { RedisSyncOutbox } from '../../src/adapters/redis/redis-sync-outbox.js';
+import type { ApiKeyStore } from '../../src/ports/api-key-store.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { EventLog } from '../../src/ports/event-log.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
@@ -117,5 +119,8 @@ export const REDIS_FIXTURES = {
   declineCounter: redisFixture<DeclineCounter>(
     ({ connection, namespace, clock }) =>
       new RedisDeclineCounter(connection, namespace, clock, DECLINE_WINDOW_MS),
+  ),
+  apiKeyStore: redisFixture<ApiKeyStore>(
+    ({ connection, namespace }) => new RedisApiKeyStore(connection, namespace),
   ),
 } as const;

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { SqliteApiKeyStore } from '../../src/adapters/sqlite/sqlite-api-key-store.js';
 import { SqliteEventLog } from '../../src/adapters/sqlite/sqlite-event-log.js';
 import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempotency-store.js';
 import { SqliteDeclineCounter } from '../../src/adapters/sqlite/sqlite-decline-counter.js';
@@ -10,6 +11,7 @@ import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.j
 import { SqliteSourceOfTruth } from '../../src/adapters/sqlite/sqlite-source-of-truth.js';
 import { SqliteStockStore } from '../../src/adapters/sqlite/sqlite-stock-store.js';
 import { SqliteSyncOutbox } from '../../src/adapters/sqlite/sqlite-sync-outbox.js';
+import type { ApiKeyStore } from '../../src/ports/api-key-store.js';
 import type { Clock } from '../../src/ports/clock.js';
 import type { EventLog } from '../../src/ports/event-log.js';
 import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
@@ -38,6 +40,7 @@ export interface Backend {
   readonly syncOutbox: FixtureFactory<SyncOutbox>;
   readonly lease: FixtureFactory<Lease>;
   readonly declineCounter: FixtureFactory<DeclineCounter>;
+  readonly apiKeyStore: FixtureFactory<ApiKeyStore>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
 }
 
@@ -103,6 +106,7 @@ export const SQLITE_BACKEND: Backend = {
     'orderflow.db',
     (file, clock) => new SqliteDeclineCounter(file, clock, DECLINE_WINDOW_MS),
   ),
+  apiKeyStore: sqliteFixture('orderflow.db', (file) => new SqliteApiKeyStore(file)),
   sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
 };
 

@@ -28,6 +28,8 @@ export interface PrivateEngine {
   start(): Promise<void>;
   /** Stops it and removes its temp dir. */
   dispose(): Promise<void>;
+  /** Its recent stdout and stderr. */
+  logs(): string;
 }
 
 export interface PrivatePostgres extends PrivateEngine {
@@ -284,14 +286,23 @@ export async function startPrivatePostgres(database = 'orderflow'): Promise<Priv
   });
 }
 
-/** A NATS server with JetStream, its store in a temp dir (so streams survive a restart). */
-export async function startPrivateNats(): Promise<PrivateEngine> {
+/**
+ * A NATS server with JetStream, its store in a temp dir (so streams survive a restart);
+ * `config`, when given, is its configuration file (users and their permissions, say).
+ */
+export async function startPrivateNats(config?: string): Promise<PrivateEngine> {
   const dir = await tempDir('nats');
   const port = await freePort();
+  const configArgs: string[] = [];
+  if (config !== undefined) {
+    const file = path.join(dir, 'nats.conf');
+    await fs.promises.writeFile(file, config);
+    configArgs.push('-c', file);
+  }
   return launch({
     name: 'private NATS',
     command: 'nats-server',
-    args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir],
+    args: ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, ...configArgs],
     port,
     url: `nats://127.0.0.1:${port}`,
     dir,

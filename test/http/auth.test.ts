@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiErrorBody } from '../helpers/api.js';
-import { RateLimiter } from '../../src/http/rate-limit.js';
 import { AS, KEYS, orderBody, startTestService, type TestService } from './context.js';
 
 type ErrorReply = ApiErrorBody;
@@ -152,53 +151,5 @@ describe('rate limit', () => {
       expect((await get({}, '10.0.2.1', '/readyz')).statusCode).toBe(200);
     }
     expect((await get({}, '10.0.2.1', '/metrics')).statusCode).toBe(200);
-  });
-});
-
-describe('RateLimiter', () => {
-  it('refills at the rate up to twice the rate', () => {
-    let now = 0;
-    const limiter = new RateLimiter({ ratePerSecond: 2, now: () => now });
-    for (let i = 0; i < 4; i++) expect(limiter.take('k')).toBe(0);
-    expect(limiter.take('k')).toBe(1);
-    now += 500; // one token back
-    expect(limiter.take('k')).toBe(0);
-    expect(limiter.take('k')).toBe(1);
-    now += 10_000; // full again, never more than 4
-    for (let i = 0; i < 4; i++) expect(limiter.take('k')).toBe(0);
-    expect(limiter.take('k')).toBeGreaterThan(0);
-  });
-
-  it('says how many whole seconds to wait, at least 1', () => {
-    let now = 0;
-    const limiter = new RateLimiter({ ratePerSecond: 1, now: () => now });
-    expect(limiter.take('k')).toBe(0);
-    expect(limiter.take('k')).toBe(0);
-    expect(limiter.take('k')).toBe(1);
-    now += 900; // 0.9 of a token: still one (whole) second to say
-    expect(limiter.take('k')).toBe(1);
-    now += 100;
-    expect(limiter.take('k')).toBe(0);
-  });
-
-  it('is off at 0', () => {
-    const limiter = new RateLimiter({ ratePerSecond: 0, now: () => 0 });
-    expect(limiter.enabled).toBe(false);
-    for (let i = 0; i < 100; i++) expect(limiter.take('k')).toBe(0);
-  });
-
-  it('keeps its size bounded, evicting refilled buckets first', () => {
-    let now = 0;
-    const limiter = new RateLimiter({ ratePerSecond: 1, maxBuckets: 100, now: () => now });
-    limiter.take('busy');
-    limiter.take('busy');
-    for (let i = 0; i < 1000; i++) {
-      now += 1;
-      limiter.take(`ip-${i}`);
-      expect(limiter.size).toBeLessThanOrEqual(100);
-    }
-    now += 5000;
-    for (let i = 0; i < 200; i++) limiter.take(`later-${i}`);
-    expect(limiter.size).toBeLessThanOrEqual(100);
   });
 });

@@ -42,7 +42,7 @@ export class NatsLink {
     const reconnects = { attempt: 0 };
     try {
       const nc = await connect({
-        servers: url,
+        ...natsServerOptions(url),
         name,
         timeout: CONNECT_TIMEOUT_MS,
         maxReconnectAttempts: -1,
@@ -95,6 +95,41 @@ export class NatsLink {
   }
 }
 
+/**
+ * The servers of `ORDERFLOW_NATS_URL` and the credentials in it: the client reads no user
+ * from a URL, so `nats://user:password@host:4222` (a least-privilege user) is split here
+ * into the servers and `user` / `pass`, or `token` for `nats://token@host`. Several servers
+ * may be listed with commas; the first one carrying credentials gives them.
+ */
+export function natsServerOptions(url: string): {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+} {
+  let credentials: { user: string; pass: string } | undefined;
+  const servers = url.split(',').map((server) => {
+    const trimmed = server.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(trimmed.includes('://') ? trimmed : `nats://${trimmed}`);
+    } catch {
+      return trimmed;
+    }
+    if (parsed.username === '' && parsed.password === '') return trimmed;
+    credentials ??= {
+      user: decodeURIComponent(parsed.username),
+      pass: decodeURIComponent(parsed.password),
+    };
+    parsed.username = '';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  });
+  if (!credentials) return { servers };
+  if (credentials.pass === '') return { servers, token: credentials.user };
+  return { servers, ...credentials };
+}
+
 /** The client's errors for a server that cannot be reached or does not answer in time. */
 const TRANSIENT = [
   errors.ConnectionError,
@@ -112,10 +147,21 @@ const TRANSIENT = [
  */
 export function unavailable(error: unknown): unknown {
   if (!TRANSIENT.some((type) => error instanceof type)) return error;
+  // A refusal by the user's permissions comes wrapped like a lost request: it is no outage.
+  if (isPermissionViolation(error)) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new RetryableError('event_log_unavailable', `NATS is unavailable: ${reason}`, 1_000, {
     cause: error,
   });
+}
+
+/** The server refused a publish or subscribe to this user (its `permissions`), however wrapped. */
+export function isPermissionViolation(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; depth += 1) {
+    if (cause instanceof errors.PermissionViolationError) return true;
+    cause = cause.cause;
+  }
+  return false;
 }
 
 /** Background work (acks, outcome records, dead letters) to wait for before stopping. */

@@ -1,7 +1,12 @@
-import { JetStreamApiError, RetentionPolicy, StorageType } from '@nats-io/jetstream';
-import type { StreamUpdateConfig } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+} from '@nats-io/jetstream';
+import type { StreamConfig, StreamUpdateConfig } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import { sleep, type NatsContext } from './nats-connection.js';
+import { isPermissionViolation, sleep, type NatsContext } from './nats-connection.js';
 import type { NatsNames } from './nats-subjects.js';
 
 const DUPLICATE_WINDOW_MS = 2 * 60_000;
@@ -62,10 +67,45 @@ async function ensureStream(context: NatsContext, spec: StreamSpec): Promise<voi
   }
 }
 
+/**
+ * A stream that is already as wanted is only bound to: a least-privilege user (see
+ * nats-permissions.ts) may read a stream's info but not create or update it, which
+ * `orderflow migrate` does as an administrator.
+ */
 async function createOrUpdateStream(
   { jsm }: NatsContext,
   { name, settings }: StreamSpec,
 ): Promise<void> {
+  const existing = await jsm.streams.info(name).catch((error: unknown) => {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) {
+      return undefined;
+    }
+    throw error;
+  });
+  if (existing && isAsWanted(existing.config, settings)) return;
+  try {
+    await addOrUpdate(jsm, name, settings, existing !== undefined);
+  } catch (error) {
+    if (!isPermissionViolation(error)) throw error;
+    throw new Error(
+      `NATS stream ${name} is ${existing ? 'not as this version wants it' : 'missing'} and this ` +
+        "NATS user may not change it: run `orderflow migrate` with an administrator's ORDERFLOW_NATS_URL",
+      { cause: error },
+    );
+  }
+}
+
+/** Updates it where it exists; else creates it (or updates it, when a concurrent creation won). */
+async function addOrUpdate(
+  jsm: NatsContext['jsm'],
+  name: string,
+  settings: StreamSpec['settings'],
+  exists: boolean,
+): Promise<void> {
+  if (exists) {
+    await updateSameSubjects(jsm, name, settings);
+    return;
+  }
   try {
     await jsm.streams.add({
       name,
@@ -77,6 +117,14 @@ async function createOrUpdateStream(
   } catch (error) {
     if (!(error instanceof JetStreamApiError)) throw error;
   }
+  await updateSameSubjects(jsm, name, settings);
+}
+
+async function updateSameSubjects(
+  jsm: NatsContext['jsm'],
+  name: string,
+  settings: StreamSpec['settings'],
+): Promise<void> {
   const { subjects } = (await jsm.streams.info(name)).config;
   if (JSON.stringify(subjects) !== JSON.stringify(settings.subjects)) {
     throw new Error(
@@ -84,4 +132,12 @@ async function createOrUpdateStream(
     );
   }
   await jsm.streams.update(name, settings);
+}
+
+/** Every setting the spec names has the wanted value already (the server fills in the rest). */
+function isAsWanted(config: StreamConfig, settings: StreamSpec['settings']): boolean {
+  const current = config as unknown as Record<string, unknown>;
+  return Object.entries(settings).every(
+    ([key, value]) => JSON.stringify(current[key]) === JSON.stringify(value),
+  );
 }

@@ -160,6 +160,10 @@ export class StripePayments implements PaymentGateway, PaymentWebhooks {
         cause: error,
       });
     }
+    // Signed is not well formed: the SDK parses any JSON (`null`, `[]`) as the event.
+    if (!isEventShaped(event)) {
+      throw new TerminalError('validation_error', 'the webhook body is not a provider event');
+    }
     switch (event.type) {
       case 'payment_intent.succeeded':
         return outcome(event.id, event.data.object, true);
@@ -218,7 +222,9 @@ function outcome(
   intent: Stripe.PaymentIntent,
   succeeded: boolean,
 ): PaymentOutcome | undefined {
-  const orderId = intent.metadata.order_id;
+  // Typed as always there; a signed event need not follow the types.
+  const metadata = intent.metadata as Stripe.Metadata | null | undefined;
+  const orderId = typeof metadata?.order_id === 'string' ? metadata.order_id : undefined;
   // Not a payment this service made (another integration on the same account).
   if (orderId === undefined || orderId === '') return undefined;
   const amount = eventAmount(eventId, intent, succeeded);
@@ -253,4 +259,10 @@ function eventAmount(eventId: string, intent: Stripe.PaymentIntent, succeeded: b
     );
   }
   return { amount, currency: currency.toUpperCase() };
+}
+
+function isEventShaped(event: unknown): event is Stripe.Event {
+  if (typeof event !== 'object' || event === null) return false;
+  const { type, data } = event as { type?: unknown; data?: { object?: unknown } | null };
+  return typeof type === 'string' && typeof data?.object === 'object' && data.object !== null;
 }

@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { RetryableError } from '../../domain/errors.js';
+import { SOT_SCHEMA_BEHIND } from '../../ports/source-of-truth.js';
 import { assertSchemaName, inTransaction } from './postgres-pool.js';
 
 /** One schema step; `id` is recorded in `schema_migrations` so it runs once per schema. */
@@ -68,12 +70,36 @@ const MIGRATION_LOCK = 7_310_862_114;
  * everything applied. `schema` (already the connections' `search_path`) is created if missing.
  * Returns the ids applied by this call.
  */
-export function migrate(
+export async function migrate(
   pool: pg.Pool,
   migrations: readonly PostgresMigration[],
   schema?: string,
 ): Promise<string[]> {
   if (schema !== undefined) assertSchemaName(schema);
+  // A runtime role of a least-privilege deployment has no DDL rights: on a schema already
+  // migrated (by `orderflow migrate`, as its owner) it must not even try a CREATE.
+  const pending = await pendingMigrations(pool, migrations);
+  if (pending.length === 0) return [];
+  return applyMigrations(pool, migrations, schema).catch((error: unknown) => {
+    if ((error as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+    throw new RetryableError(
+      SOT_SCHEMA_BEHIND,
+      `the source-of-truth schema lacks ${pending.join(', ')} and this database user may not ` +
+        "create it: run `orderflow migrate` with the schema owner's ORDERFLOW_DATABASE_URL",
+      5_000,
+      { cause: error },
+    );
+  });
+}
+
+/** PostgreSQL's SQLSTATE for a statement the role has no privilege for. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+function applyMigrations(
+  pool: pg.Pool,
+  migrations: readonly PostgresMigration[],
+  schema: string | undefined,
+): Promise<string[]> {
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
@@ -93,4 +119,21 @@ export function migrate(
     }
     return applied;
   });
+}
+
+/**
+ * The ids not yet recorded, read without a lock and without DDL: every one when the schema
+ * has never been migrated (no `schema_migrations` yet).
+ */
+export async function pendingMigrations(
+  pool: pg.Pool,
+  migrations: readonly PostgresMigration[],
+): Promise<string[]> {
+  const { rows: present } = await pool.query<{ present: boolean }>(
+    "SELECT to_regclass('schema_migrations') IS NOT NULL AS present",
+  );
+  if (!present[0]?.present) return migrations.map((migration) => migration.id);
+  const { rows } = await pool.query<{ id: string }>('SELECT id FROM schema_migrations');
+  const done = new Set(rows.map((row) => row.id));
+  return migrations.map((migration) => migration.id).filter((id) => !done.has(id));
 }

@@ -1,5 +1,6 @@
 import type { Clock } from '../../ports/clock.js';
 import type { EventLog } from '../../ports/event-log.js';
+import { RedisApiKeyStore } from './redis-api-key-store.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis-connection.js';
 import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { RedisDeclineCounter } from './redis-decline-counter.js';
@@ -7,6 +8,7 @@ import { RedisIdempotencyStore } from './redis-idempotency-store.js';
 import { RedisLease } from './redis-lease.js';
 import { RedisOrderStore } from './redis-order-store.js';
 import { RedisPersistenceCheck } from './redis-persistence.js';
+import { RedisRateCounter } from './redis-rate-counter.js';
 import { RedisStockStore } from './redis-stock-store.js';
 import { RedisSyncOutbox } from './redis-sync-outbox.js';
 
@@ -26,6 +28,8 @@ export interface RedisBackend {
   readonly outbox: RedisSyncOutbox;
   readonly lease: RedisLease;
   readonly declineCounts: RedisDeclineCounter;
+  readonly apiKeys: RedisApiKeyStore;
+  readonly rateCounts: RedisRateCounter;
   /** True while Redis answers. */
   ping(): Promise<boolean>;
   /** Up but unsafe, by check name: `redisPersistence` when Redis keeps nothing on a restart. */
@@ -66,6 +70,8 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
     outbox: new RedisSyncOutbox(connection, namespace, clock),
     lease: new RedisLease(connection, namespace),
     declineCounts: new RedisDeclineCounter(connection, namespace, clock, DECLINE_WINDOW_MS),
+    apiKeys: new RedisApiKeyStore(connection, namespace),
+    rateCounts: new RedisRateCounter(connection, namespace),
     ping: () => connection.ping(),
     warnings: async (): Promise<Record<string, string>> => {
       const warning = await persistence.warning();

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../ports/clock.js';
 import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
+import { SqliteApiKeyStore } from './sqlite-api-key-store.js';
 import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
 import { SqliteDeclineCounter } from './sqlite-decline-counter.js';
 import { SQLITE_FILES } from './sqlite-files.js';
@@ -22,6 +23,7 @@ export interface SqliteBackend {
   readonly sot: SqliteSourceOfTruth;
   readonly lease: SqliteLease;
   readonly declineCounts: SqliteDeclineCounter;
+  readonly apiKeys: SqliteApiKeyStore;
   /** The hot file shared by everything but the source of truth (one group-commit writer). */
   readonly hot: SqliteDatabase;
   /** The source-of-truth file. */
@@ -65,6 +67,7 @@ export function openSqliteBackend(
   const sot = new SqliteSourceOfTruth(sotDatabase, clock);
   const lease = new SqliteLease(hot, clock);
   const declines = new SqliteDeclineCounter(hot, clock, DECLINE_WINDOW_MS);
+  const apiKeys = new SqliteApiKeyStore(hot);
   let closing: Promise<void> | undefined;
   return {
     log,
@@ -75,6 +78,7 @@ export function openSqliteBackend(
     sot,
     lease,
     declineCounts: declines,
+    apiKeys,
     hot,
     sotFile: sotDatabase,
     ping: async () => ({ sqlite: await log.ping() }),
@@ -88,6 +92,7 @@ export function openSqliteBackend(
           outbox.close(),
           sot.close(),
           lease.close(),
+          apiKeys.close(),
         ]);
         hot.close();
         sotDatabase.close();

@@ -16,11 +16,18 @@ function natsWords(error: unknown, where: string): string {
 /** NATS (the event log in the scale-out set) accepts a connection and JetStream answers for the account. */
 export function natsCheck(url: string): Check {
   return engineCheck('nats', url, 4222, natsWords, async (timeoutMs) => {
-    const [{ connect }, { jetstreamManager }] = await loadDriver('@nats-io', () =>
-      Promise.all([import('@nats-io/transport-node'), import('@nats-io/jetstream')]),
+    const [{ connect }, { jetstreamManager }, { natsServerOptions }] = await loadDriver(
+      '@nats-io',
+      () =>
+        Promise.all([
+          import('@nats-io/transport-node'),
+          import('@nats-io/jetstream'),
+          // The credentials in the URL, as the event log passes them (the client reads none).
+          import('../../adapters/nats/nats-connection.js'),
+        ]),
     );
     const nc = await connect({
-      servers: url,
+      ...natsServerOptions(url),
       name: 'orderflow-doctor',
       timeout: timeoutMs,
       reconnect: false,

@@ -47,6 +47,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.put(
     '/v1/admin/products/:sku',
     {
+      config: { scope: 'admin:write' },
       schema: {
         summary:
           'Create or replace a product: written to the source of truth and pushed to the stock cache',
@@ -67,6 +68,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.get(
     '/v1/admin/products/:sku',
     {
+      config: { scope: 'admin:read' },
       schema: {
         summary:
           'A product as the source of truth (onHand) and the stock cache (available, reserved) have it',
@@ -82,6 +84,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.get(
     '/v1/admin/dlq',
     {
+      config: { scope: 'admin:read' },
       schema: {
         summary:
           'Dead letters oldest first, of one consumer or all, filtered by their last error, a page at a time',
@@ -114,6 +117,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.get(
     '/v1/admin/orders',
     {
+      config: { scope: 'admin:read' },
       schema: {
         summary:
           'Orders by current status (all without one), newest first, a page at a time: to find stuck ones',
@@ -146,6 +150,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.post(
     '/v1/admin/dlq/:id/redrive',
     {
+      config: { scope: 'admin:write' },
       schema: {
         summary: 'Deliver a dead letter to its consumer once more',
         tags,
@@ -164,6 +169,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.delete(
     '/v1/admin/dlq/:id',
     {
+      config: { scope: 'admin:write' },
       schema: {
         summary: 'Discard a dead letter for good (its event stays in the log)',
         tags,
@@ -182,6 +188,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.get(
     '/v1/admin/stats',
     {
+      config: { scope: 'admin:read' },
       schema: {
         summary: 'Orders by current status, consumer lag, sync backlog',
         tags,
@@ -201,6 +208,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.get(
     '/v1/admin/orders/:id/timeline',
     {
+      config: { scope: 'admin:read' },
       schema: {
         summary: "Every event of an order from the log, in order, with each consumer's outcome",
         tags,
@@ -234,6 +242,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.post(
     '/v1/admin/replay',
     {
+      config: { scope: 'admin:write' },
       schema: {
         summary: 'Deliver again to one consumer every event from a sequence number or a time',
         tags,
@@ -259,6 +268,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.get(
     '/v1/admin/replay/:jobId',
     {
+      config: { scope: 'admin:read' },
       schema: {
         summary:
           "A replay's progress: how far its consumer has got through the range, from the log (any process answers)",
@@ -281,6 +291,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.post(
     '/v1/admin/sync/stock',
     {
+      config: { scope: 'admin:write' },
       schema: {
         summary: 'Sync-in now: source-of-truth on-hand into the stock cache',
         tags,
@@ -294,6 +305,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
   app.post(
     '/v1/admin/sync/orders',
     {
+      config: { scope: 'admin:write' },
       schema: {
         summary: 'Sync-out now: terminal orders into the source of truth',
         tags,

@@ -57,6 +57,7 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
   app.post(
     '/v1/orders',
     {
+      config: { scope: 'orders:write' },
       schema: {
         summary: 'Place an order',
         description:
@@ -94,6 +95,7 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
   app.get(
     '/v1/orders/:id',
     {
+      config: { scope: 'orders:read' },
       schema: {
         summary: 'An order, with its status history',
         tags: ['orders'],
@@ -111,6 +113,7 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
   app.post(
     '/v1/orders/:id/cancel',
     {
+      config: { scope: 'orders:write' },
       schema: {
         summary: 'Ask for a cancel',
         description:

@@ -7,6 +7,7 @@ export const productRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, 
   app.get(
     '/v1/products/:sku',
     {
+      config: { scope: 'orders:read' },
       schema: {
         summary: 'A product with its price and what can be sold now',
         tags: ['products'],

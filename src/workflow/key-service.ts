@@ -1,0 +1,209 @@
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { TerminalError } from '../domain/errors.js';
+import {
+  missingScopes,
+  normalizeScopes,
+  ROLE_SCOPES,
+  SCOPES,
+  type Scope,
+} from '../domain/scopes.js';
+import type { ApiKeyRecord, ApiKeyStore, StoredApiKey } from '../ports/api-key-store.js';
+import type { Clock } from '../ports/clock.js';
+
+/** Who is calling: the key's stable id (the owner of the orders it creates) and its scopes. */
+export interface KeyHolder {
+  readonly id: string;
+  readonly scopes: readonly Scope[];
+}
+
+/** With no key anywhere every caller is this one (only allowed on a loopback bind). */
+export const ANONYMOUS: KeyHolder = { id: 'anonymous', scopes: SCOPES };
+
+/** A key of `ORDERFLOW_API_KEYS`: its id is the one orders stored before scopes carry. */
+export interface BootstrapKey {
+  readonly id: string;
+  readonly role: keyof typeof ROLE_SCOPES;
+  readonly key: string;
+}
+
+export interface NewKey {
+  readonly name?: string;
+  readonly scopes: readonly Scope[];
+}
+
+/** A key just created: the only moment its plain text exists outside the caller's hands. */
+export interface CreatedKey extends ApiKeyRecord {
+  readonly key: string;
+}
+
+export interface KeyServiceDeps {
+  readonly apiKeys: ApiKeyStore;
+  readonly clock: Clock;
+  /** `ORDERFLOW_API_KEYS`; undefined when unset. */
+  readonly bootstrap: readonly BootstrapKey[] | undefined;
+  /** A use that could not be recorded (the store is down): worth a warning, never a refusal. */
+  readonly onTouchFailed?: (error: unknown) => void;
+}
+
+/**
+ * How long a process trusts what it last read from the store, found or not found. A revoked
+ * key is refused by every process within this time; a created key accepted by all.
+ */
+export const KEY_CACHE_MS = 1_000;
+/** A key's "last used" is written at most this often: the intake must not write per request. */
+export const TOUCH_EVERY_MS = 60_000;
+/** Bounds the cache under a flood of made-up keys; entries live `KEY_CACHE_MS` anyway. */
+const CACHE_MAX = 10_000;
+
+interface Cached<T> {
+  readonly value: Promise<T>;
+  readonly until: number;
+}
+
+/**
+ * API keys: who a presented key belongs to, and the keys operators create, list and revoke.
+ *
+ * Keys are `of_` and 32 random bytes (base64url); the store sees only their SHA-256 digest.
+ * Every process caches each lookup, hit or miss, for at most `KEY_CACHE_MS`, so the intake
+ * costs no store round trip per request and a revocation reaches every process within a
+ * second. The bootstrap keys of `ORDERFLOW_API_KEYS` never enter the store: they are compared
+ * in memory, in constant time, every one of them, so timing tells neither which matched
+ * nor their lengths.
+ *
+ * Without bootstrap keys and with none stored, nobody needs a key (`ANONYMOUS`): the embedded
+ * default on a loopback bind. As soon as one key is stored, every request must present one.
+ */
+export class KeyService {
+  private readonly bootstrap: readonly { digest: Buffer; holder: KeyHolder }[] | undefined;
+  private readonly lookups = new Map<string, Cached<StoredApiKey | undefined>>();
+  private anyStored: Cached<boolean> | undefined;
+  private readonly touched = new Map<string, number>();
+
+  constructor(private readonly deps: KeyServiceDeps) {
+    this.bootstrap = deps.bootstrap?.map(({ id, role, key }) => ({
+      digest: sha256(key),
+      holder: { id, scopes: ROLE_SCOPES[role] },
+    }));
+  }
+
+  /**
+   * The holder of `presented` (undefined: no key was sent); `401 unauthorized` for a key that
+   * is not (or no longer) valid, or for none where one is needed.
+   */
+  async authenticate(presented: string | undefined): Promise<KeyHolder> {
+    if (this.bootstrap === undefined && !(await this.keysStored())) return ANONYMOUS;
+    if (presented === undefined)
+      throw new TerminalError(
+        'unauthorized',
+        'an API key is required (Authorization: Bearer <key>)',
+      );
+    const digest = sha256(presented);
+    let match: KeyHolder | undefined;
+    for (const known of this.bootstrap ?? []) {
+      if (timingSafeEqual(digest, known.digest) && match === undefined) match = known.holder;
+    }
+    if (match) return match;
+    const stored = await this.lookup(digest.toString('hex'));
+    if (!stored || !sameDigest(digest, stored.digest))
+      throw new TerminalError('unauthorized', 'the API key is not valid');
+    this.touchIfDue(stored);
+    return { id: stored.id, scopes: stored.scopes };
+  }
+
+  /** A new key with `scopes`; `403 forbidden` when `by` lacks any of them. */
+  async create(request: NewKey, by: KeyHolder): Promise<CreatedKey> {
+    const scopes = normalizeScopes(request.scopes);
+    const missing = missingScopes(by.scopes, scopes);
+    if (missing.length > 0)
+      throw new TerminalError(
+        'forbidden',
+        `a key cannot grant scopes it does not hold: ${missing.join(', ')}`,
+        { details: { missing } },
+      );
+    const key = `of_${randomBytes(32).toString('base64url')}`;
+    const record: ApiKeyRecord = {
+      id: `key_${randomBytes(8).toString('hex')}`,
+      name: request.name ?? null,
+      scopes,
+      createdAt: this.deps.clock.now(),
+    };
+    await this.deps.apiKeys.create({ ...record, digest: sha256(key).toString('hex') });
+    this.anyStored = undefined;
+    return { ...record, key };
+  }
+
+  /** Every stored key, oldest first; the keys of `ORDERFLOW_API_KEYS` are not among them. */
+  list(): Promise<readonly ApiKeyRecord[]> {
+    return this.deps.apiKeys.list();
+  }
+
+  /** Revokes a stored key at once here, within `KEY_CACHE_MS` elsewhere; `404` for any other id. */
+  async revoke(id: string): Promise<void> {
+    const revoked = await this.deps.apiKeys.revoke(id);
+    this.lookups.clear();
+    this.anyStored = undefined;
+    if (revoked) return;
+    const fromEnvironment = this.bootstrap?.some(({ holder }) => holder.id === id) ?? false;
+    throw new TerminalError(
+      'not_found',
+      fromEnvironment
+        ? `${id} comes from ORDERFLOW_API_KEYS: remove it there and restart`
+        : `no API key ${id}`,
+    );
+  }
+
+  private keysStored(): Promise<boolean> {
+    const now = this.deps.clock.now();
+    if (this.anyStored === undefined || this.anyStored.until <= now) {
+      const value = this.deps.apiKeys.hasAny();
+      this.anyStored = { value, until: now + KEY_CACHE_MS };
+      // A failed read is not remembered: the next request asks again.
+      value.catch(() => {
+        if (this.anyStored?.value === value) this.anyStored = undefined;
+      });
+    }
+    return this.anyStored.value;
+  }
+
+  /** One store read per digest and `KEY_CACHE_MS`, shared by the requests that arrive meanwhile. */
+  private lookup(digest: string): Promise<StoredApiKey | undefined> {
+    const now = this.deps.clock.now();
+    const cached = this.lookups.get(digest);
+    if (cached && cached.until > now) return cached.value;
+    this.lookups.delete(digest);
+    if (this.lookups.size >= CACHE_MAX) {
+      const oldest = this.lookups.keys().next();
+      if (!oldest.done) this.lookups.delete(oldest.value);
+    }
+    const value = this.deps.apiKeys.findByDigest(digest);
+    this.lookups.set(digest, { value, until: now + KEY_CACHE_MS });
+    value.catch(() => {
+      if (this.lookups.get(digest)?.value === value) this.lookups.delete(digest);
+    });
+    return value;
+  }
+
+  /** In the background, at most once per `TOUCH_EVERY_MS` per key and process. */
+  private touchIfDue(key: StoredApiKey): void {
+    const now = this.deps.clock.now();
+    const last = Math.max(this.touched.get(key.id) ?? 0, key.lastUsedAt ?? 0);
+    if (now - last < TOUCH_EVERY_MS) return;
+    this.touched.set(key.id, now);
+    this.deps.apiKeys.touch(key.id, now).catch((error: unknown) => {
+      this.deps.onTouchFailed?.(error);
+    });
+  }
+}
+
+/**
+ * The store found the key by its digest; comparing again, in constant time, keeps a store
+ * that matches loosely (a collation, a prefix) from letting another key in.
+ */
+function sameDigest(digest: Buffer, storedHex: string): boolean {
+  const stored = Buffer.from(storedHex, 'hex');
+  return stored.length === digest.length && timingSafeEqual(digest, stored);
+}
+
+function sha256(text: string): Buffer {
+  return hash('sha256', text, 'buffer');
+}
