@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { natsServerOptions } from '../../src/adapters/nats/nats-connection.js';
 import type { GrantRole } from '../../src/adapters/shared/grant-roles.js';
-import { orderBody } from '../helpers/api.js';
+import { errorCode, orderBody } from '../helpers/api.js';
 import { ENGINES, enginesUp } from '../helpers/engines.js';
 import { startLeastPrivilege, type LeastPrivilegeDeployment } from '../helpers/least-privilege.js';
 import { privateEnginesAvailable } from '../helpers/private-engines.js';
@@ -129,7 +129,9 @@ describe.skipIf(!available)('least-privilege users per process role', () => {
 
   it('has the api refused the catalog writes the admin user may make', async () => {
     const res = await api.request('PUT', '/v1/admin/products/LP2', { key: 'admin', body: product });
-    expect(res.status).toBeGreaterThanOrEqual(500);
+    expect(res.status).toBe(403);
+    expect(errorCode(res.json)).toBe('forbidden');
+    expect(res.text).toMatch(/permission denied/);
     expect(await deployment.sql("SELECT sku FROM products WHERE sku = 'LP2'")).toEqual([]);
   });
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { RetryableError } from '../../domain/errors.js';
+import { RetryableError, TerminalError } from '../../domain/errors.js';
 import { SOT_DATABASE_MISSING } from '../../ports/source-of-truth.js';
 
 export interface PostgresPoolOptions {
@@ -69,8 +69,9 @@ const LOST_CONNECTION =
  * A PostgreSQL failure that a later try may not have: connection exceptions (class 08),
  * insufficient resources (53), operator intervention (57P01–57P04: shutdown, crash,
  * cannot connect now), a lost or refused connection; and a database that does not exist
- * (3D000), under its own code (`SOT_DATABASE_MISSING`): creating it mends it. Anything else
- * is returned as it is.
+ * (3D000), under its own code (`SOT_DATABASE_MISSING`): creating it mends it. A write the
+ * connection's user is not granted (42501, a least-privilege role doing another role's work)
+ * is `forbidden`: no retry mends it, only the right user. Anything else is returned as it is.
  */
 export function postgresError(error: unknown): unknown {
   if (!(error instanceof Error) || error instanceof RetryableError) return error;
@@ -79,6 +80,13 @@ export function postgresError(error: unknown): unknown {
     return new RetryableError(SOT_DATABASE_MISSING, `PostgreSQL: ${error.message}`, 1_000, {
       cause: error,
     });
+  }
+  if (code === '42501') {
+    return new TerminalError(
+      'forbidden',
+      `PostgreSQL refused this process's database user: ${error.message}`,
+      { cause: error },
+    );
   }
   const transient =
     (typeof code === 'string' &&
