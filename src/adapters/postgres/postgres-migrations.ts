@@ -81,7 +81,7 @@ export async function migrate(
   const pending = await pendingMigrations(pool, migrations);
   if (pending.length === 0) return [];
   return applyMigrations(pool, migrations, schema).catch((error: unknown) => {
-    if ((error as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+    if (!insufficientPrivilege(error)) throw error;
     throw new RetryableError(
       SOT_SCHEMA_BEHIND,
       `the source-of-truth schema lacks ${pending.join(', ')} and this database user may not ` +
@@ -94,6 +94,14 @@ export async function migrate(
 
 /** PostgreSQL's SQLSTATE for a statement the role has no privilege for. */
 const INSUFFICIENT_PRIVILEGE = '42501';
+
+/** Whether PostgreSQL refused for want of a privilege (as pg raised it, or as the pool wrapped it). */
+function insufficientPrivilege(error: unknown): boolean {
+  const cause = error instanceof Error ? error.cause : undefined;
+  return [error, cause].some(
+    (each) => (each as { code?: unknown } | undefined)?.code === INSUFFICIENT_PRIVILEGE,
+  );
+}
 
 function applyMigrations(
   pool: pg.Pool,
