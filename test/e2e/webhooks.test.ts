@@ -23,7 +23,11 @@ const AUTHENTICATION_REQUIRED = 'pm_card_authenticationRequired';
 const WEBHOOK_PATH = '/v1/webhooks/stripe';
 const API_KEY = `sk_test_${randomBytes(8).toString('hex')}`;
 const SECRET = `whsec_${randomBytes(16).toString('hex')}`;
-const TTL_MS = 2000;
+/**
+ * The holds' TTL in the expiry tests: long enough that a loaded machine charges well within
+ * it (the 3-D Secure intent must exist before the hold expires), short enough to wait out.
+ */
+const TTL_MS = 5000;
 
 let fake: FakeStripe;
 
@@ -244,7 +248,7 @@ describe('a webhook that never arrives (Stripe-compatible provider)', () => {
   let svc: Service;
 
   beforeAll(async () => {
-    svc = await startService({ env: withFakeStripe({ ORDERFLOW_RESERVATION_TTL: '2s' }) });
+    svc = await startService({ env: withFakeStripe({ ORDERFLOW_RESERVATION_TTL: `${TTL_MS}ms` }) });
   });
 
   it('the order is CANCELLED after the reservation TTL, its stock released, its payment cancelled at the provider', async () => {
@@ -299,7 +303,7 @@ describe('the embedded simulated provider', () => {
 
   beforeAll(async () => {
     svc = await startService({
-      env: { ORDERFLOW_RESERVATION_TTL: '2s', ORDERFLOW_DECLINE_LIMIT: '0' },
+      env: { ORDERFLOW_RESERVATION_TTL: `${TTL_MS}ms`, ORDERFLOW_DECLINE_LIMIT: '0' },
     });
   });
 
