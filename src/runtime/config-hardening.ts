@@ -1,4 +1,11 @@
 import { isIP } from 'node:net';
+import {
+  ConfigError,
+  parseBoolean,
+  parseDurationOrOff,
+  parseFraction,
+  parseInteger,
+} from './config-values.js';
 
 /** The HTTP hardening settings, read beside the rest of the configuration (config.ts). */
 export interface HardeningConfig {
@@ -22,43 +29,48 @@ export interface SheddingConfig {
   readonly maxHeapUsedBytes: number;
 }
 
-/** Thrown with the variable's name; config.ts turns nothing into anything else. */
-type Fail = (message: string) => never;
-
 /** proxy-addr's names for address ranges, accepted beside addresses and CIDRs. */
 const RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
-export function parseHardening(
-  get: (name: string) => string | undefined,
-  fail: Fail,
-): HardeningConfig {
-  const trustProxy = parseTrustProxy(get('ORDERFLOW_TRUST_PROXY'), fail);
+export function parseHardening(get: (name: string) => string | undefined): HardeningConfig {
+  const trustProxy = parseTrustProxy(get('ORDERFLOW_TRUST_PROXY'));
   // Two answers to "whose address is this": the header names one, X-Forwarded-For another.
   if (trustProxy !== undefined && get('ORDERFLOW_TRUSTED_PROXY_HEADER') !== undefined) {
-    fail('ORDERFLOW_TRUST_PROXY and ORDERFLOW_TRUSTED_PROXY_HEADER: set one or the other');
+    throw new ConfigError(
+      'ORDERFLOW_TRUST_PROXY and ORDERFLOW_TRUSTED_PROXY_HEADER: set one or the other',
+    );
   }
   return {
     trustProxy,
-    protectOps: parseBoolean('ORDERFLOW_PROTECT_OPS', get('ORDERFLOW_PROTECT_OPS'), fail),
+    protectOps: parseBoolean('ORDERFLOW_PROTECT_OPS', get('ORDERFLOW_PROTECT_OPS')),
     shedding: {
-      maxEventLoopDelayMs: parseDelay(get('ORDERFLOW_SHED_EVENT_LOOP_DELAY') ?? '1s', fail),
+      maxEventLoopDelayMs: parseDurationOrOff(
+        'ORDERFLOW_SHED_EVENT_LOOP_DELAY',
+        get('ORDERFLOW_SHED_EVENT_LOOP_DELAY') ?? '1s',
+      ),
       maxEventLoopUtilization: parseFraction(
+        'ORDERFLOW_SHED_EVENT_LOOP_UTILIZATION',
         get('ORDERFLOW_SHED_EVENT_LOOP_UTILIZATION') ?? '0',
-        fail,
       ),
       maxHeapUsedBytes:
-        parseCount('ORDERFLOW_SHED_HEAP_USED_MB', get('ORDERFLOW_SHED_HEAP_USED_MB') ?? '0', fail) *
+        parseInteger(
+          'ORDERFLOW_SHED_HEAP_USED_MB',
+          get('ORDERFLOW_SHED_HEAP_USED_MB') ?? '0',
+          0,
+          1_048_576,
+        ) *
         1024 *
         1024,
     },
   };
 }
 
-function parseTrustProxy(text: string | undefined, fail: Fail): number | string[] | undefined {
+function parseTrustProxy(text: string | undefined): number | string[] | undefined {
   if (text === undefined) return undefined;
   if (/^\d+$/.test(text)) {
     const hops = Number(text);
-    if (hops < 1 || hops > 32) fail(`ORDERFLOW_TRUST_PROXY: a hop count is 1 to 32, not ${text}`);
+    if (hops < 1 || hops > 32)
+      throw new ConfigError(`ORDERFLOW_TRUST_PROXY: a hop count is 1 to 32, not ${text}`);
     return hops;
   }
   const entries = text
@@ -71,40 +83,10 @@ function parseTrustProxy(text: string | undefined, fail: Fail): number | string[
     const prefixOk =
       prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= (family === 6 ? 128 : 32));
     if (!RANGE_NAMES.has(entry) && (family === 0 || !prefixOk)) {
-      fail(
+      throw new ConfigError(
         `ORDERFLOW_TRUST_PROXY: "${entry}" is not a hop count, an address, a CIDR or one of loopback, linklocal, uniquelocal`,
       );
     }
   }
   return entries;
-}
-
-function parseBoolean(name: string, text: string | undefined, fail: Fail): boolean {
-  if (text === undefined) return false;
-  const value = text.toLowerCase();
-  if (value === 'true' || value === '1') return true;
-  if (value === 'false' || value === '0') return false;
-  return fail(`${name}: "${text}" is not true or false`);
-}
-
-function parseDelay(text: string, fail: Fail): number {
-  const match = /^(\d+)(ms|s)?$/.exec(text);
-  if (!match) return fail(`ORDERFLOW_SHED_EVENT_LOOP_DELAY: "${text}" is not like 500ms or 1s`);
-  return Number(match[1]) * (match[2] === 's' ? 1000 : 1);
-}
-
-function parseFraction(text: string, fail: Fail): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0 || value > 1) {
-    return fail(`ORDERFLOW_SHED_EVENT_LOOP_UTILIZATION: "${text}" is not a number from 0 to 1`);
-  }
-  return value;
-}
-
-function parseCount(name: string, text: string, fail: Fail): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < 0 || value > 1_048_576) {
-    return fail(`${name}: "${text}" is not an integer from 0 to 1048576`);
-  }
-  return value;
 }

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { parseHardening, type HardeningConfig } from './config-hardening.js';
+import {
+  ConfigError,
+  parseDuration,
+  parseDurationOrOff,
+  parseFraction,
+  parseInteger,
+} from './config-values.js';
+
+export { ConfigError, parseDuration };
 
 export type Role = 'all' | 'api' | 'worker' | 'scheduler';
 export type SqliteSync = 'normal' | 'full';
@@ -83,10 +92,6 @@ export interface StripeConfig {
   readonly webhookSecret: string;
 }
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-}
-
 type Env = Readonly<Record<string, string | undefined>>;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -116,7 +121,10 @@ export function loadConfig(env: Env = process.env): Config {
       'ORDERFLOW_PAYMENTS_GIVE_UP_AFTER',
       get('ORDERFLOW_PAYMENTS_GIVE_UP_AFTER') ?? '1h',
     ),
-    simPaymentFailureRate: parseRate(get('ORDERFLOW_SIM_PAYMENT_FAILURE_RATE') ?? '0'),
+    simPaymentFailureRate: parseFraction(
+      'ORDERFLOW_SIM_PAYMENT_FAILURE_RATE',
+      get('ORDERFLOW_SIM_PAYMENT_FAILURE_RATE') ?? '0',
+    ),
     smtpUrl: get('ORDERFLOW_SMTP_URL'),
     mailFrom: get('ORDERFLOW_MAIL_FROM') ?? 'orderflow <orders@localhost>',
     syncInIntervalMs: parseDuration(
@@ -147,9 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     ),
     sqliteSync: parseSqliteSync(get('ORDERFLOW_SQLITE_SYNC') ?? 'normal'),
     trustedProxyHeader: parseHeaderName(get('ORDERFLOW_TRUSTED_PROXY_HEADER')),
-    ...parseHardening(get, (message) => {
-      throw new ConfigError(message);
-    }),
+    ...parseHardening(get),
     sseMaxPerKey: parseInteger(
       'ORDERFLOW_SSE_MAX_PER_KEY',
       get('ORDERFLOW_SSE_MAX_PER_KEY') ?? '100',
@@ -163,18 +169,15 @@ export function loadConfig(env: Env = process.env): Config {
       1_000_000,
     ),
     pipeline: parsePipeline(get('ORDERFLOW_PIPELINE') ?? 'process'),
-    sqliteCommitWindowMs: parseWindow(get('ORDERFLOW_SQLITE_COMMIT_WINDOW')),
+    sqliteCommitWindowMs: parseDurationOrOff(
+      'ORDERFLOW_SQLITE_COMMIT_WINDOW',
+      get('ORDERFLOW_SQLITE_COMMIT_WINDOW'),
+    ),
     faultKillAt: (get('ORDERFLOW_FAULT_KILL_AT') ?? '')
       .split(',')
       .map((name) => name.trim())
       .filter(Boolean),
   };
-}
-
-/** A commit window: a duration, or 0 for none. */
-function parseWindow(text: string | undefined): number {
-  if (text === undefined || /^0(ms|s)?$/.test(text)) return 0;
-  return parseDuration('ORDERFLOW_SQLITE_COMMIT_WINDOW', text);
 }
 
 function parsePipeline(value: string): 'process' | 'inline' {
@@ -228,38 +231,6 @@ export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
-}
-
-const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/;
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** `250ms`, `1s`, `5m`, `1h`, `2d`; a bare number is milliseconds. */
-export function parseDuration(name: string, text: string): number {
-  const match = DURATION.exec(text);
-  if (!match)
-    throw new ConfigError(`${name}: "${text}" is not a duration like 500ms, 1s, 5m or 1h`);
-  const unit = (match[2] ?? 'ms') as keyof typeof UNIT_MS;
-  const ms = Math.round(Number(match[1]) * UNIT_MS[unit]);
-  if (ms <= 0) throw new ConfigError(`${name}: must be more than 0`);
-  return ms;
-}
-
-function parseInteger(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name}: "${text}" is not an integer from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function parseRate(text: string): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < 0 || value > 1) {
-    throw new ConfigError(
-      `ORDERFLOW_SIM_PAYMENT_FAILURE_RATE: "${text}" is not a number from 0 to 1`,
-    );
-  }
-  return value;
 }
 
 function parseRole(text: string): Role {
