@@ -165,12 +165,12 @@ export async function buildApp(
     logger,
     now: () => ctx.clock.now(),
   });
+  const authenticate = createAuthenticator(ctx.keys);
   if (ctx.config.protectOps) {
-    const authenticateOps = createAuthenticator(ctx.keys);
     app.addHook('onRequest', async (request) => {
       const route = request.routeOptions.url ?? '';
       if (route !== '/metrics' && route !== '/docs' && !route.startsWith('/docs/')) return;
-      request.principal = await authenticateOps(request);
+      request.principal = await authenticate(request);
       requireAdmin(request);
     });
   }
@@ -202,7 +202,6 @@ export async function buildApp(
   // Outside /v1's key check: the provider authenticates by signature (IP limit still applies).
   await app.register(webhookRoutes, deps);
 
-  const authenticate = createAuthenticator(ctx.keys);
   app.decorateRequest('principal', null);
   await app.register((v1, _options, done) => {
     requireDeclaredScopes(v1);

@@ -47,19 +47,19 @@ export function principalOf(request: FastifyRequest): Principal {
 
 /** `403 forbidden` unless the caller holds the scope its route declared. */
 export function requireRouteScope(request: FastifyRequest): void {
-  const scope = request.routeOptions.config.scope;
-  const principal = principalOf(request);
-  if (scope === undefined || !principal.scopes.includes(scope))
-    throw new TerminalError('forbidden', `this route needs a key with the scope ${scope ?? '?'}`, {
-      details: { scope },
-    });
+  requireScope(request, request.routeOptions.config.scope);
 }
 
 /** Outside /v1 (`/metrics`, `/docs` when protected): what an operator reads needs `admin:read`. */
 export function requireAdmin(request: FastifyRequest): void {
-  if (!principalOf(request).scopes.includes('admin:read'))
-    throw new TerminalError('forbidden', 'this route needs a key with the scope admin:read', {
-      details: { scope: 'admin:read' },
+  requireScope(request, 'admin:read');
+}
+
+function requireScope(request: FastifyRequest, scope: Scope | undefined): void {
+  const principal = principalOf(request);
+  if (scope === undefined || !principal.scopes.includes(scope))
+    throw new TerminalError('forbidden', `this route needs a key with the scope ${scope ?? '?'}`, {
+      details: { scope },
     });
 }
 

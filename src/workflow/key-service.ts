@@ -55,9 +55,42 @@ export const TOUCH_EVERY_MS = 60_000;
 /** Bounds the cache under a flood of made-up keys; entries live `KEY_CACHE_MS` anyway. */
 const CACHE_MAX = 10_000;
 
-interface Cached<T> {
-  readonly value: Promise<T>;
-  readonly until: number;
+/**
+ * Answers by key, each trusted for `ttlMs` and shared by the callers that ask meanwhile; a
+ * failed answer is not kept (the next caller asks again). At `max` entries the oldest goes.
+ */
+class ExpiringAnswers<T> {
+  private readonly answers = new Map<
+    string,
+    { readonly value: Promise<T>; readonly until: number }
+  >();
+
+  constructor(
+    private readonly now: () => number,
+    private readonly ttlMs: number,
+    private readonly max: number,
+  ) {}
+
+  get(key: string, ask: () => Promise<T>): Promise<T> {
+    const now = this.now();
+    const cached = this.answers.get(key);
+    if (cached && cached.until > now) return cached.value;
+    this.answers.delete(key);
+    if (this.answers.size >= this.max) {
+      const oldest = this.answers.keys().next();
+      if (!oldest.done) this.answers.delete(oldest.value);
+    }
+    const value = ask();
+    this.answers.set(key, { value, until: now + this.ttlMs });
+    value.catch(() => {
+      if (this.answers.get(key)?.value === value) this.answers.delete(key);
+    });
+    return value;
+  }
+
+  clear(): void {
+    this.answers.clear();
+  }
 }
 
 /**
@@ -75,11 +108,16 @@ interface Cached<T> {
  */
 export class KeyService {
   private readonly bootstrap: readonly { digest: Buffer; holder: KeyHolder }[] | undefined;
-  private readonly lookups = new Map<string, Cached<StoredApiKey | undefined>>();
-  private anyStored: Cached<boolean> | undefined;
+  /** By digest: the stored key, or undefined. */
+  private readonly lookups: ExpiringAnswers<StoredApiKey | undefined>;
+  /** Whether any key is stored (one entry). */
+  private readonly anyStored: ExpiringAnswers<boolean>;
   private readonly touched = new Map<string, number>();
 
   constructor(private readonly deps: KeyServiceDeps) {
+    const now = (): number => deps.clock.now();
+    this.lookups = new ExpiringAnswers(now, KEY_CACHE_MS, CACHE_MAX);
+    this.anyStored = new ExpiringAnswers(now, KEY_CACHE_MS, 1);
     this.bootstrap = deps.bootstrap?.map(({ id, role, key }) => ({
       digest: sha256(key),
       holder: { id, scopes: ROLE_SCOPES[role] },
@@ -91,7 +129,11 @@ export class KeyService {
    * is not (or no longer) valid, or for none where one is needed.
    */
   async authenticate(presented: string | undefined): Promise<KeyHolder> {
-    if (this.bootstrap === undefined && !(await this.keysStored())) return ANONYMOUS;
+    if (
+      this.bootstrap === undefined &&
+      !(await this.anyStored.get('', () => this.deps.apiKeys.hasAny()))
+    )
+      return ANONYMOUS;
     if (presented === undefined)
       throw new TerminalError(
         'unauthorized',
@@ -103,7 +145,8 @@ export class KeyService {
       if (timingSafeEqual(digest, known.digest) && match === undefined) match = known.holder;
     }
     if (match) return match;
-    const stored = await this.lookup(digest.toString('hex'));
+    const hex = digest.toString('hex');
+    const stored = await this.lookups.get(hex, () => this.deps.apiKeys.findByDigest(hex));
     if (!stored || !sameDigest(digest, stored.digest))
       throw new TerminalError('unauthorized', 'the API key is not valid');
     this.touchIfDue(stored);
@@ -128,7 +171,7 @@ export class KeyService {
       createdAt: this.deps.clock.now(),
     };
     await this.deps.apiKeys.create({ ...record, digest: sha256(key).toString('hex') });
-    this.anyStored = undefined;
+    this.anyStored.clear();
     return { ...record, key };
   }
 
@@ -141,7 +184,7 @@ export class KeyService {
   async revoke(id: string): Promise<void> {
     const revoked = await this.deps.apiKeys.revoke(id);
     this.lookups.clear();
-    this.anyStored = undefined;
+    this.anyStored.clear();
     if (revoked) return;
     const fromEnvironment = this.bootstrap?.some(({ holder }) => holder.id === id) ?? false;
     throw new TerminalError(
@@ -150,37 +193,6 @@ export class KeyService {
         ? `${id} comes from ORDERFLOW_API_KEYS: remove it there and restart`
         : `no API key ${id}`,
     );
-  }
-
-  private keysStored(): Promise<boolean> {
-    const now = this.deps.clock.now();
-    if (this.anyStored === undefined || this.anyStored.until <= now) {
-      const value = this.deps.apiKeys.hasAny();
-      this.anyStored = { value, until: now + KEY_CACHE_MS };
-      // A failed read is not remembered: the next request asks again.
-      value.catch(() => {
-        if (this.anyStored?.value === value) this.anyStored = undefined;
-      });
-    }
-    return this.anyStored.value;
-  }
-
-  /** One store read per digest and `KEY_CACHE_MS`, shared by the requests that arrive meanwhile. */
-  private lookup(digest: string): Promise<StoredApiKey | undefined> {
-    const now = this.deps.clock.now();
-    const cached = this.lookups.get(digest);
-    if (cached && cached.until > now) return cached.value;
-    this.lookups.delete(digest);
-    if (this.lookups.size >= CACHE_MAX) {
-      const oldest = this.lookups.keys().next();
-      if (!oldest.done) this.lookups.delete(oldest.value);
-    }
-    const value = this.deps.apiKeys.findByDigest(digest);
-    this.lookups.set(digest, { value, until: now + KEY_CACHE_MS });
-    value.catch(() => {
-      if (this.lookups.get(digest)?.value === value) this.lookups.delete(digest);
-    });
-    return value;
   }
 
   /** In the background, at most once per `TOUCH_EVERY_MS` per key and process. */
