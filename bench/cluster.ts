@@ -1,17 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { dropNamespace } from '../test/helpers/cluster.js';
 import { ENGINES } from '../test/helpers/engines.js';
+import { pgQuery } from '../test/helpers/postgres.js';
 import { startOrderflow, type Child } from './child.js';
 
 async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ENGINES.postgres });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await pgQuery(ENGINES.postgres, sql);
 }
 
 export interface BenchCluster {

@@ -7,7 +7,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -16,6 +15,7 @@ import type { GrantRole } from '../../src/adapters/shared/grant-roles.js';
 import { errorCode, orderBody } from '../helpers/api.js';
 import { ENGINES, enginesUp } from '../helpers/engines.js';
 import { startLeastPrivilege, type LeastPrivilegeDeployment } from '../helpers/least-privilege.js';
+import { pgQuery } from '../helpers/postgres.js';
 import { privateEnginesAvailable } from '../helpers/private-engines.js';
 import { ENTRY, startService, stopAllServices, type Service } from '../helpers/service.js';
 import { waitFor } from '../helpers/wait.js';
@@ -29,24 +29,12 @@ let operator: Service;
 
 const product = { name: 'Least', price: { amount: 500, currency: 'USD' }, onHand: 10 };
 
-async function sqlAs(role: GrantRole, text: string): Promise<unknown> {
-  const client = new pg.Client({ connectionString: deployment.env(role).ORDERFLOW_DATABASE_URL });
-  await client.connect();
-  try {
-    return await client.query(text);
-  } finally {
-    await client.end();
-  }
+function sqlAs(role: GrantRole, text: string): Promise<unknown[]> {
+  return pgQuery(deployment.env(role).ORDERFLOW_DATABASE_URL ?? '', text);
 }
 
 async function superQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ENGINES.postgres });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
+  await pgQuery(ENGINES.postgres, text);
 }
 
 async function redisAs<T>(role: GrantRole, work: (redis: Redis) => Promise<T>): Promise<T> {

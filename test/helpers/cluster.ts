@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { ENGINES } from './engines.js';
+import { pgQuery } from './postgres.js';
 import { startService, type Env, type Service } from './service.js';
 
 export type Role = 'all' | 'api' | 'worker' | 'scheduler';
@@ -23,13 +24,7 @@ export interface Cluster {
 }
 
 async function adminQuery(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ENGINES.postgres });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
+  await pgQuery(ENGINES.postgres, text);
 }
 
 function withDatabase(url: string, database: string): string {

@@ -9,7 +9,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { postgresGrants, postgresRoleName } from '../../src/adapters/postgres/postgres-grants.js';
 import { redisAclUsers } from '../../src/adapters/redis/redis-acl.js';
@@ -21,6 +20,7 @@ import {
   type GrantRole,
 } from '../../src/adapters/shared/grant-roles.js';
 import { ENGINES } from './engines.js';
+import { pgQuery } from './postgres.js';
 import { startPrivateNats, startPrivateRedis, type PrivateEngine } from './private-engines.js';
 import { ENTRY, type Env } from './service.js';
 
@@ -48,16 +48,6 @@ function withCredentials(url: string, user: string, password: string, database?:
   return parsed.toString();
 }
 
-async function query<T>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 export async function startLeastPrivilege(): Promise<LeastPrivilegeDeployment> {
   const suffix = randomBytes(5).toString('hex');
   const namespace = `lp_${suffix}`;
@@ -72,9 +62,9 @@ export async function startLeastPrivilege(): Promise<LeastPrivilegeDeployment> {
     parsed.pathname = `/${database}`;
     return parsed.toString();
   })();
-  await query(superUrl, `CREATE DATABASE ${database}`);
+  await pgQuery(superUrl, `CREATE DATABASE ${database}`);
   const cleanups: Array<() => Promise<unknown>> = [
-    () => query(superUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+    () => pgQuery(superUrl, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
   ];
   const dispose = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -91,7 +81,7 @@ export async function startLeastPrivilege(): Promise<LeastPrivilegeDeployment> {
     const natsAdminUrl = withCredentials(nats.url, admin.user, admin.password);
     await migrate(namespace, ownerDatabaseUrl, natsAdminUrl);
     cleanups.push(() => dropRoles(superUrl, ownerDatabaseUrl, namespace));
-    await query(ownerDatabaseUrl, postgresGrants({ namespace, passwords }));
+    await pgQuery(ownerDatabaseUrl, postgresGrants({ namespace, passwords }));
     await createRedisUsers(redis.url, namespace, passwords);
     return {
       namespace,
@@ -114,7 +104,7 @@ export async function startLeastPrivilege(): Promise<LeastPrivilegeDeployment> {
           ORDERFLOW_NATS_URL: withCredentials(nats.url, user, password),
         };
       },
-      sql: (text, params) => query(ownerDatabaseUrl, text, params),
+      sql: (text, params) => pgQuery(ownerDatabaseUrl, text, params),
       dispose,
     };
   } catch (error) {
@@ -155,6 +145,6 @@ async function createRedisUsers(
 /** Roles outlive their database: their grants go with it, the roles are dropped here. */
 async function dropRoles(superUrl: string, databaseUrl: string, namespace: string): Promise<void> {
   const roles = GRANT_ROLES.map((role) => `"${postgresRoleName(namespace, role)}"`).join(', ');
-  await query(databaseUrl, `DROP OWNED BY ${roles}`).catch(() => undefined);
-  await query(superUrl, `DROP ROLE IF EXISTS ${roles}`);
+  await pgQuery(databaseUrl, `DROP OWNED BY ${roles}`).catch(() => undefined);
+  await pgQuery(superUrl, `DROP ROLE IF EXISTS ${roles}`);
 }

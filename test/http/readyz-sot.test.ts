@@ -4,10 +4,10 @@
  * in plain words — and creating it makes the process ready without a restart; a PostgreSQL
  * that does not answer at all is an outage the process rides out (200, as before).
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES, enginesUp, randomNamespace } from '../helpers/engines.js';
 import { deadPort } from '../helpers/net.js';
+import { pgQuery } from '../helpers/postgres.js';
 import { waitFor } from '../helpers/wait.js';
 import { startTestService, type TestService } from './context.js';
 
@@ -24,13 +24,7 @@ interface ReadyBody {
 async function onServer(sql: string): Promise<void> {
   const url = new URL(ENGINES.postgres);
   url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.href });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+  await pgQuery(url.href, sql);
 }
 
 describe.skipIf(!up)('readiness with a source-of-truth database that does not exist', () => {
