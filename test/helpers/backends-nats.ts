@@ -67,13 +67,7 @@ export async function deleteNatsNamespace(url: string, namespace: string): Promi
   const nc = await connect({ servers: url });
   try {
     const jsm = await jetstreamManager(nc);
-    const streams = [
-      names.eventsStream,
-      names.deadLetterStream,
-      names.outcomeStream,
-      names.droppedStream,
-    ];
-    for (const stream of streams) {
+    for (const stream of names.streams) {
       await jsm.streams.delete(stream).catch(() => false);
     }
   } finally {

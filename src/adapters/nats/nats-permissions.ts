@@ -28,15 +28,9 @@ export interface NatsPermissions {
  */
 export function natsPermissions(namespace: string, role: GrantRole): NatsPermissions {
   const names = new NatsNames(namespace);
-  const streams = [
-    names.eventsStream,
-    names.deadLetterStream,
-    names.outcomeStream,
-    names.droppedStream,
-  ];
   const read = [
     '$JS.API.INFO',
-    ...streams.flatMap((stream) => [
+    ...names.streams.flatMap((stream) => [
       `$JS.API.STREAM.INFO.${stream}`,
       `$JS.API.STREAM.MSG.GET.${stream}`,
       `$JS.API.DIRECT.GET.${stream}`,
@@ -46,10 +40,10 @@ export function natsPermissions(namespace: string, role: GrantRole): NatsPermiss
       `$JS.API.CONSUMER.NAMES.${stream}`,
     ]),
   ];
-  const append = [`${names.ns}.ev.>`];
+  const append = [names.events];
   const deadLetters = [
-    `${names.ns}.dlq.>`,
-    `${names.ns}.outcome.>`,
+    names.deadLetters,
+    names.outcomes,
     `$JS.API.STREAM.MSG.DELETE.${names.deadLetterStream}`,
   ];
   const groups = [names.eventsStream, names.droppedStream].flatMap((stream) => [

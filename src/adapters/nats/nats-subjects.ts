@@ -35,6 +35,11 @@ export class NatsNames {
     this.dropped = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${this.eventsStream}.*`;
   }
 
+  /** Every stream of the namespace: what provisioning creates and a clean-up deletes. */
+  get streams(): readonly string[] {
+    return [this.eventsStream, this.deadLetterStream, this.outcomeStream, this.droppedStream];
+  }
+
   eventSubject(key: string, type: string): string {
     return `${this.ns}.ev.${token(key)}.${typeTokens(type).join('.')}`;
   }
