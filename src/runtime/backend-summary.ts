@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { displayUrl } from '../adapters/shared/display-url.js';
 import { SQLITE_FILES } from '../adapters/sqlite/sqlite-files.js';
 import type { Config } from './config.js';
 
@@ -34,21 +35,4 @@ export function backendSummary(config: Config): BackendSummary {
         ? `outbox ${join(dataDir, 'outbox')}`
         : displayUrl(config.smtpUrl),
   };
-}
-
-/**
- * A URL as it may be logged: scheme, host, port and path only. The user and password go,
- * and so do the query and the fragment, where drivers take keys and passwords too.
- */
-export function displayUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    parsed.search = '';
-    parsed.hash = '';
-    return parsed.href.replace(/\/$/, '');
-  } catch {
-    return '(an unparsable URL)';
-  }
 }

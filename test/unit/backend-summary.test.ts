@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { backendSummary, displayUrl } from '../../src/runtime/backend-summary.js';
+import { displayUrl } from '../../src/adapters/shared/display-url.js';
+import { backendSummary } from '../../src/runtime/backend-summary.js';
 import { loadConfig } from '../../src/runtime/config.js';
 
 describe('the backends as the ready line names them', () => {

@@ -1,5 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { RetryableError } from '../../domain/errors.js';
+import { displayUrl } from '../shared/display-url.js';
 
 export type ScriptArg = string | number;
 
@@ -77,7 +78,7 @@ export class RedisConnection {
         reject(
           new RetryableError(
             'redis_unavailable',
-            `Redis at ${redacted(this.url)} is not ready after ${timeoutMs} ms`,
+            `Redis at ${displayUrl(this.url)} is not ready after ${timeoutMs} ms`,
             1_000,
             { cause: this.lastError },
           ),
@@ -158,14 +159,4 @@ function asRetryable(error: unknown): unknown {
   return new RetryableError('redis_unavailable', `Redis: ${error.message}`, 1_000, {
     cause: error,
   });
-}
-
-function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the configured URL';
-  }
 }

@@ -42,17 +42,6 @@ export async function runCheck(check: Check, timeoutMs: number): Promise<CheckRe
   }
 }
 
-/** A URL as it may be printed: without its password. */
-export function redacted(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.href.replace(/\/$/, '');
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
-
 /** `host:port` of a URL, with the scheme's default port. */
 export function hostPort(url: string, defaultPort: number): string {
   try {

@@ -1,4 +1,5 @@
-import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted } from './check.js';
+import { displayUrl } from '../../adapters/shared/display-url.js';
+import { type Check, engineCheck, loadDriver, messageOf, networkWords } from './check.js';
 
 function natsWords(error: unknown, where: string): string {
   const network = networkWords(error) ?? networkWords((error as { cause?: unknown }).cause);
@@ -35,7 +36,7 @@ export function natsCheck(url: string): Check {
     try {
       const jsm = await jetstreamManager(nc, { timeout: timeoutMs });
       const account = await jsm.getAccountInfo();
-      return `${redacted(url)} answers, JetStream on (${account.streams} streams, ${account.consumers} consumers)`;
+      return `${displayUrl(url)} answers, JetStream on (${account.streams} streams, ${account.consumers} consumers)`;
     } finally {
       await nc.close().catch(() => undefined);
     }

@@ -1,4 +1,5 @@
-import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted } from './check.js';
+import { displayUrl } from '../../adapters/shared/display-url.js';
+import { type Check, engineCheck, loadDriver, messageOf, networkWords } from './check.js';
 
 /** A shell word as `createdb` needs it. */
 const shellWord = (word: string): string =>
@@ -70,7 +71,7 @@ export function postgresCheck(url: string): Check {
       await client.connect();
       await client.query('SELECT 1');
       const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
-      return `${redacted(url)} answers SELECT 1 (PostgreSQL ${rows[0]?.server_version ?? '?'})`;
+      return `${displayUrl(url)} answers SELECT 1 (PostgreSQL ${rows[0]?.server_version ?? '?'})`;
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -1,4 +1,5 @@
-import { type Check, engineCheck, loadDriver, messageOf, networkWords, redacted } from './check.js';
+import { displayUrl } from '../../adapters/shared/display-url.js';
+import { type Check, engineCheck, loadDriver, messageOf, networkWords } from './check.js';
 
 function redisWords(error: unknown, where: string): string {
   const network = networkWords(error);
@@ -33,7 +34,7 @@ export function redisCheck(url: string): Check {
     try {
       await client.connect();
       const answer = await client.ping();
-      return `${redacted(url)} answers PING (${answer})`;
+      return `${displayUrl(url)} answers PING (${answer})`;
     } catch (error) {
       throw cause ?? error;
     } finally {
