@@ -63,6 +63,17 @@ export interface EventLog {
   /** Every event with this key, in log order, with each group's outcome for it. */
   trace(key: string): Promise<EventTrace[]>;
 
+  /**
+   * Applies the log's retention (the `RetentionPolicy` it was opened with): events older
+   * than `logMs` that every consumer group has settled and that are not dead-lettered are
+   * removed and their space given back, a small batch at a time so that appends never wait
+   * long behind it. A group that has not settled an event (stopped, lagging, retrying it)
+   * keeps it and every later one, however old. Run on a schedule by one process at a time;
+   * resolves to the events this call removed (a log whose engine removes them itself, on
+   * limits this call keeps right, counts 0).
+   */
+  applyRetention(): Promise<number>;
+
   /** True while the log can take appends. */
   ping(): Promise<boolean>;
 

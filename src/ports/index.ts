@@ -10,3 +10,4 @@ export type * from './mailer.js';
 export type * from './lease.js';
 export type * from './rate-counter.js';
 export type * from './api-key-store.js';
+export type * from './retention.js';

@@ -64,7 +64,23 @@ export interface OrderStore {
   /** Calls `listener` with the order after every change of it; returns the unsubscribe. */
   watch(orderId: string, listener: (order: Order) => void): () => void;
 
-  /** Orders by current status. */
+  /**
+   * The source of truth now holds these orders in these statuses: each may leave the cache
+   * once the order retention (`RetentionPolicy.orderMs`) has passed since, unless its status
+   * changed meanwhile (a COMPLETED order being refunded stays until its REFUNDED is held too).
+   * An order not in the status given is left as it is.
+   */
+  settled(orders: readonly SettledOrder[]): Promise<void>;
+
+  /**
+   * Removes from the cache, a batch at a time, the orders settled longer than the order
+   * retention ago (a store whose engine expires them itself removes what it still indexes);
+   * resolves to how many left. They are read from the source of truth from then on; they
+   * still count in `countByStatus`, and `list` no longer shows them.
+   */
+  evictSettled(): Promise<number>;
+
+  /** Orders by current status, every order counted: those evicted from the cache too. */
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>>;
 
   /**
@@ -76,6 +92,12 @@ export interface OrderStore {
   list(query: OrderListQuery): Promise<Order[]>;
 
   close(): Promise<void>;
+}
+
+/** An order as the source of truth now holds it. */
+export interface SettledOrder {
+  readonly orderId: string;
+  readonly status: OrderStatus;
 }
 
 /** Which orders `list` answers. */

@@ -1,4 +1,4 @@
-import type { Order } from '../domain/order.js';
+import type { ArchivedOrder, Order, OrderFacts } from '../domain/order.js';
 import type { CatalogProduct } from './stock-store.js';
 
 /**
@@ -35,11 +35,17 @@ export interface SourceOfTruth {
    */
   applyOrders(orders: readonly Order[]): Promise<void>;
 
+  /**
+   * A terminal order as `applyOrders` last wrote it, with its history: what the API shows of
+   * an order that has left the hot cache. Undefined when the SoT does not hold it.
+   */
+  order(orderId: string): Promise<ArchivedOrder | undefined>;
+
   /** Records a shipment request for a COMPLETED order (once per order). */
-  requestShipment(order: Order, at: number): Promise<void>;
+  requestShipment(order: OrderFacts, at: number): Promise<void>;
 
   /** Counts the order and its total in its minute and status (once per order and status). */
-  recordSale(order: Order, status: string, at: number): Promise<void>;
+  recordSale(order: OrderFacts, status: string, at: number): Promise<void>;
 
   ping(): Promise<boolean>;
 

@@ -54,6 +54,13 @@ export interface StockStore {
    */
   markSynced(orderId: string, consumed: boolean, fence?: number): Promise<boolean>;
 
+  /**
+   * Removes the reservation records of orders marked synced longer than the order retention
+   * ago (`RetentionPolicy.orderMs`; a store whose engine expires them itself counts 0);
+   * resolves to how many it removed. A record still holding stock is never removed.
+   */
+  evictSettled(): Promise<number>;
+
   close(): Promise<void>;
 }
 

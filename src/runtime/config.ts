@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import type { RetentionPolicy } from '../ports/retention.js';
 import { parseHardening, type HardeningConfig } from './config-hardening.js';
 import {
   ConfigError,
@@ -79,6 +80,11 @@ export interface Config extends HardeningConfig {
    * process uses a few ms so that it takes the file's write lock less often.
    */
   readonly sqliteCommitWindowMs: number;
+  /**
+   * What the hot stores keep (`ORDERFLOW_LOG_RETENTION`, `ORDERFLOW_ORDER_RETENTION`,
+   * `ORDERFLOW_DLQ_LIMIT`, `ORDERFLOW_LOG_MAX_BYTES`): see `RetentionPolicy`.
+   */
+  readonly retention: RetentionPolicy;
 }
 
 /**
@@ -173,11 +179,35 @@ export function loadConfig(env: Env = process.env): Config {
       'ORDERFLOW_SQLITE_COMMIT_WINDOW',
       get('ORDERFLOW_SQLITE_COMMIT_WINDOW'),
     ),
+    retention: {
+      logMs: parseDurationOrOff('ORDERFLOW_LOG_RETENTION', get('ORDERFLOW_LOG_RETENTION') ?? '7d'),
+      orderMs: parseDurationOrOff(
+        'ORDERFLOW_ORDER_RETENTION',
+        get('ORDERFLOW_ORDER_RETENTION') ?? '30d',
+      ),
+      deadLettersPerGroup: parseInteger(
+        'ORDERFLOW_DLQ_LIMIT',
+        get('ORDERFLOW_DLQ_LIMIT') ?? '10000',
+        1,
+        100_000_000,
+      ),
+      logMaxBytes: parseBytes('ORDERFLOW_LOG_MAX_BYTES', get('ORDERFLOW_LOG_MAX_BYTES') ?? '0'),
+    },
     faultKillAt: (get('ORDERFLOW_FAULT_KILL_AT') ?? '')
       .split(',')
       .map((name) => name.trim())
       .filter(Boolean),
   };
+}
+
+const BYTE_UNITS = { '': 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 } as const;
+
+/** `0` (no bound), a number of bytes, or one with a unit: `512mb`, `10GB`, `1tb`. */
+function parseBytes(name: string, text: string): number {
+  const match = /^(\d+)\s*(kb|mb|gb|tb)?$/i.exec(text);
+  if (!match) throw new ConfigError(`${name}: "${text}" is not a size like 0, 500mb or 10gb`);
+  const unit = (match[2]?.toLowerCase() ?? '') as keyof typeof BYTE_UNITS;
+  return Number(match[1]) * BYTE_UNITS[unit];
 }
 
 function parsePipeline(value: string): 'process' | 'inline' {

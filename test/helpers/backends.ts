@@ -18,12 +18,27 @@ import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
 import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
+import type { RetentionPolicy } from '../../src/ports/retention.js';
 import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
 import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
-import type { FixtureFactory, SqlFixture, SqlFixtureFactory } from '../contract/fixture.js';
+import type {
+  RetentionCacheFactory,
+  RetentionCacheFixture,
+  RetentionCaches,
+} from '../contract/cache-retention.contract.js';
+import {
+  ManualClock,
+  type FixtureFactory,
+  type SqlFixture,
+  type SqlFixtureFactory,
+} from '../contract/fixture.js';
+import type {
+  RetentionLogFactory,
+  RetentionLogFixture,
+} from '../contract/log-retention.contract.js';
 import type { OrdersAndLog } from '../contract/order-events.contract.js';
-import { natsEventLogFixture } from './backends-nats.js';
+import { natsEventLogFixture, natsRetentionLog } from './backends-nats.js';
 import { postgresSourceOfTruth } from './backends-postgres.js';
 import { REDIS_FIXTURES } from './backends-redis.js';
 import { enginesUp } from './engines.js';
@@ -42,6 +57,10 @@ export interface Backend {
   readonly declineCounter: FixtureFactory<DeclineCounter>;
   readonly apiKeyStore: FixtureFactory<ApiKeyStore>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
+  /** The event log opened with a retention policy; omitted: the log retention suite skips it. */
+  readonly eventLogWith?: RetentionLogFactory;
+  /** The order and stock caches opened with a retention policy. */
+  readonly cacheWith?: RetentionCacheFactory;
 }
 
 interface Closable {
@@ -81,6 +100,67 @@ function sqliteFixture<T extends Closable>(
   };
 }
 
+/**
+ * A temp dir per fixture with a manual clock: `pass` moves it. `file` is the hot file's path
+ * (SQLite-specific tests read it directly).
+ */
+export async function sqliteRetentionFixture<T extends Closable>(
+  policy: RetentionPolicy,
+  create: (file: string, clock: ManualClock, policy: RetentionPolicy) => T,
+): Promise<{
+  open(): T;
+  pass(ms: number): Promise<void>;
+  dispose(): Promise<void>;
+  readonly file: string;
+}> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'orderflow-retention-'));
+  const file = path.join(dir, 'orderflow.db');
+  const clock = new ManualClock();
+  const opened: T[] = [];
+  return {
+    file,
+    open() {
+      const instance = create(file, clock, policy);
+      opened.push(instance);
+      return instance;
+    },
+    pass(ms) {
+      clock.advance(ms);
+      return Promise.resolve();
+    },
+    async dispose() {
+      await Promise.all(opened.map((instance) => instance.close()));
+      await fs.rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The SQLite log under a retention policy, on its own file. */
+export async function sqliteRetentionLog(
+  policy: RetentionPolicy,
+): Promise<RetentionLogFixture & { readonly file: string }> {
+  const fixture = await sqliteRetentionFixture(
+    policy,
+    (file, clock, retention) => new SqliteEventLog(file, clock, retention),
+  );
+  return { ...fixture, countsRemoved: true };
+}
+
+/** The SQLite order and stock caches under a retention policy, sharing one file. */
+export function sqliteRetentionCaches(
+  policy: RetentionPolicy,
+): Promise<RetentionCacheFixture & { readonly file: string }> {
+  return sqliteRetentionFixture(policy, (file, clock, { orderMs }): RetentionCaches & Closable => {
+    const orders = new SqliteOrderStore(file, undefined, { clock, orderMs });
+    const stock = new SqliteStockStore(file, { clock, orderMs });
+    return {
+      orders,
+      stock,
+      close: async () => void (await Promise.all([orders.close(), stock.close()])),
+    };
+  });
+}
+
 export const SQLITE_BACKEND: Backend = {
   name: 'sqlite',
   eventLog: sqliteFixture('orderflow.db', (file, clock) => new SqliteEventLog(file, clock)),
@@ -108,6 +188,8 @@ export const SQLITE_BACKEND: Backend = {
   ),
   apiKeyStore: sqliteFixture('orderflow.db', (file) => new SqliteApiKeyStore(file)),
   sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
+  eventLogWith: sqliteRetentionLog,
+  cacheWith: sqliteRetentionCaches,
 };
 
 /**
@@ -118,6 +200,7 @@ export const SQLITE_BACKEND: Backend = {
 export const DISTRIBUTED_BACKEND: Backend = {
   name: 'redis+nats+postgres',
   eventLog: natsEventLogFixture,
+  eventLogWith: natsRetentionLog,
   ...REDIS_FIXTURES,
   sourceOfTruth: postgresSourceOfTruth,
 };

@@ -22,7 +22,31 @@ describe('configuration', () => {
       trustedProxyHeader: undefined,
       sseMaxPerKey: 100,
       sseMaxPerIp: 200,
+      retention: {
+        logMs: 7 * 86_400_000,
+        orderMs: 30 * 86_400_000,
+        deadLettersPerGroup: 10_000,
+        logMaxBytes: 0,
+      },
     });
+  });
+  it('reads the retentions: durations or 0 for none, the DLQ limit, the log size bound', () => {
+    const { retention } = loadConfig({
+      ORDERFLOW_LOG_RETENTION: '2s',
+      ORDERFLOW_ORDER_RETENTION: '0',
+      ORDERFLOW_DLQ_LIMIT: '50',
+      ORDERFLOW_LOG_MAX_BYTES: '10GB',
+    });
+    expect(retention).toEqual({
+      logMs: 2000,
+      orderMs: 0,
+      deadLettersPerGroup: 50,
+      logMaxBytes: 10 * 1024 ** 3,
+    });
+    expect(loadConfig({ ORDERFLOW_LOG_MAX_BYTES: '1048576' }).retention.logMaxBytes).toBe(2 ** 20);
+    expect(() => loadConfig({ ORDERFLOW_LOG_RETENTION: 'a week' })).toThrow(/LOG_RETENTION/);
+    expect(() => loadConfig({ ORDERFLOW_DLQ_LIMIT: '0' })).toThrow(/DLQ_LIMIT/);
+    expect(() => loadConfig({ ORDERFLOW_LOG_MAX_BYTES: 'lots' })).toThrow(/LOG_MAX_BYTES/);
   });
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', ORDERFLOW_API_KEYS: ' ' }).port).toBe(3000);

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../ports/clock.js';
+import type { RetentionPolicy } from '../../ports/retention.js';
 import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { SqliteApiKeyStore } from './sqlite-api-key-store.js';
 import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
@@ -39,6 +40,8 @@ export interface SqliteBackendOptions {
   readonly synchronous?: SqliteSync;
   /** See `SqliteDatabaseOptions.commitWindowMs`. */
   readonly commitWindowMs?: number;
+  /** What the hot file keeps; omitted: everything, for good. */
+  readonly retention?: RetentionPolicy;
 }
 
 /**
@@ -48,7 +51,8 @@ export interface SqliteBackendOptions {
  * share the data dir (an `api`, a `worker`, a `scheduler`): the log and the order watchers
  * notice each other's commits, the stores' writes are conditional statements, the schedules
  * take turns through the lease. One process per data dir runs the consumers (a group's
- * in-flight deliveries live in that process's memory).
+ * in-flight deliveries live in that process's memory). With a `retention` policy the hot file
+ * gives the space of what the log and the caches let go back to the file system.
  */
 export function openSqliteBackend(
   dataDir: string,
@@ -57,11 +61,16 @@ export function openSqliteBackend(
 ): SqliteBackend {
   fs.mkdirSync(dataDir, { recursive: true });
   const files = { synchronous: options.synchronous, commitWindowMs: options.commitWindowMs };
-  const hot = new SqliteDatabase(path.join(dataDir, SQLITE_FILES.hot), files);
+  const { retention } = options;
+  const hot = new SqliteDatabase(path.join(dataDir, SQLITE_FILES.hot), {
+    ...files,
+    reclaimsSpace: retention !== undefined,
+  });
   const sotDatabase = new SqliteDatabase(path.join(dataDir, SQLITE_FILES.sourceOfTruth), files);
-  const log = new SqliteEventLog(hot, clock);
-  const orders = new SqliteOrderStore(hot, log);
-  const stock = new SqliteStockStore(hot);
+  const log = new SqliteEventLog(hot, clock, retention);
+  const cache = retention && { clock, orderMs: retention.orderMs };
+  const orders = new SqliteOrderStore(hot, log, cache);
+  const stock = new SqliteStockStore(hot, cache);
   const idempotency = new SqliteIdempotencyStore(hot, clock);
   const outbox = new SqliteSyncOutbox(hot, clock);
   const sot = new SqliteSourceOfTruth(sotDatabase, clock);

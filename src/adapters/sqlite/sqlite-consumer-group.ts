@@ -41,6 +41,8 @@ export class SqliteConsumerGroup {
   private outstanding = 0;
   private subscriber: Subscriber | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Termed events kept as retries while the dead-letter queue is full: seq → attempts. */
+  private readonly awaitingRoom = new Map<number, number>();
   private pumping = false;
   private pumpAgain = false;
 
@@ -50,6 +52,8 @@ export class SqliteConsumerGroup {
     private readonly clock: Clock,
     /** The highest seq known appended: no read of the log while the cursor has scanned it. */
     latestSeq: () => number,
+    /** Dead letters the group may hold (`RetentionPolicy.deadLettersPerGroup`); none: no limit. */
+    private readonly deadLetterLimit?: number,
   ) {
     this.recorded = new SqliteGroupOffset(name, database, () => ({
       offset: this.offset,
@@ -162,6 +166,15 @@ export class SqliteConsumerGroup {
     this.retries.adoptRedrives();
   }
 
+  /**
+   * A dead letter of the group was redriven or discarded here: the events termed while its
+   * dead-letter queue was full are tried again now rather than when their wait is over.
+   */
+  roomInDeadLetters(): void {
+    for (const [seq, attempts] of this.awaitingRoom) this.retries.schedule(seq, attempts, 0);
+    this.awaitingRoom.clear();
+  }
+
   /** Records the offset (and the group's types) in the next group commit. */
   persist(): Promise<void> {
     return this.recorded.write();
@@ -189,6 +202,8 @@ export class SqliteConsumerGroup {
 
   private hand(subscriber: Subscriber, handout: Handout): void {
     this.outstanding += 1;
+    // On its way again: a discard meanwhile must not schedule a second delivery of it.
+    this.awaitingRoom.delete(handout.event.seq);
     let ended = false;
     const end = (outcome: Outcome): void => {
       if (ended) return;
@@ -198,7 +213,10 @@ export class SqliteConsumerGroup {
         return;
       }
       this.database.write(outcome.write).then(
-        () => this.settled(handout, outcome),
+        (roomWaitMs) => {
+          if (roomWaitMs === undefined) this.settled(handout, outcome);
+          else this.waitForRoom(handout, roomWaitMs);
+        },
         (error: unknown) => this.unrecorded(handout, outcome, error),
       );
     };
@@ -208,7 +226,8 @@ export class SqliteConsumerGroup {
       ack: () => end(ackOutcome(this.name, handout)),
       nak: (delayMs, error) =>
         end(nakOutcome(this.name, handout, delayMs, error, this.clock.now())),
-      term: (reason) => end(termOutcome(this.name, handout, reason, this.clock.now())),
+      term: (reason) =>
+        end(termOutcome(this.name, handout, reason, this.clock.now(), this.deadLetterLimit)),
       // In-flight deliveries live in this process's memory and nothing redelivers them
       // while it runs, so there is no deadline to push back.
       working: () => undefined,
@@ -229,6 +248,12 @@ export class SqliteConsumerGroup {
     if (outcome.retryInMs !== undefined)
       this.retries.schedule(seq, handout.attempt, outcome.retryInMs);
     this.delivered();
+  }
+
+  /** A term found the dead-letter queue full and was recorded as a retry after `delayMs`. */
+  private waitForRoom(handout: Handout, delayMs: number): void {
+    this.settled(handout, { retryInMs: delayMs });
+    this.awaitingRoom.set(handout.event.seq, handout.attempt);
   }
 
   /** The outcome did not commit: the event is handed out again, its pin kept. */

@@ -40,6 +40,12 @@ export interface SqliteDatabaseOptions {
    * less often this way, so it takes the file's write lock less often.
    */
   readonly commitWindowMs?: number;
+  /**
+   * The file gives the pages of deleted rows back (`reclaimFreePages`): it is kept in
+   * `auto_vacuum = INCREMENTAL`, a file made before that is converted once on open. For a
+   * file whose stores delete on a schedule (the hot file under a retention policy).
+   */
+  readonly reclaimsSpace?: boolean;
 }
 
 /** `PRAGMA data_version` reads shared memory only: checking often costs next to nothing. */
@@ -49,6 +55,13 @@ const OTHER_COMMITS_CHECK_MS = 5;
 const LOCK_RETRY_MS = 0.1;
 /** Only ever waited on with a timeout: a sleep that wakes within microseconds. */
 const LOCK_WAIT = new Int32Array(new SharedArrayBuffer(4));
+
+/** Pages one write op of `reclaimFreePages` gives back: a few ms of the writer at most. */
+const RECLAIM_PAGES_PER_OP = 256;
+
+/** `PRAGMA auto_vacuum` values. */
+const AUTO_VACUUM_NONE = 0;
+const AUTO_VACUUM_INCREMENTAL = 2;
 
 /** Result codes of a file that cannot be written right now (locked, full, read-only, failing). */
 const TRANSIENT_CODE = /^SQLITE_(BUSY|LOCKED|FULL|READONLY|IOERR|CANTOPEN|PROTOCOL|NOMEM)/;
@@ -94,12 +107,14 @@ export class SqliteDatabase {
   private readonly commit: Database.Statement;
   private readonly busyTimeoutMs: number;
   private readonly setBusyTimeout: (ms: number) => void;
+  private reclaiming: Promise<number> | undefined;
 
   constructor(
     readonly path: string,
     options: SqliteDatabaseOptions = {},
   ) {
     this.db = new Database(path, { timeout: options.busyTimeoutMs ?? 5_000 });
+    if (options.reclaimsSpace) this.useIncrementalVacuum();
     this.otherCommitsCheckMs = options.otherCommitsCheckMs ?? OTHER_COMMITS_CHECK_MS;
     this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db.pragma('journal_mode = WAL');
@@ -194,6 +209,37 @@ export class SqliteDatabase {
     };
   }
 
+  /**
+   * Gives the file's free pages (left by deleted rows) back to the file system, a bounded
+   * step per write op with a turn of the event loop between, so that other writes never wait
+   * long behind it; then checkpoints the WAL without waiting for readers, which is when the
+   * file itself shrinks. Only in `auto_vacuum = INCREMENTAL` (`reclaimsSpace`); calls while
+   * one runs share it. Resolves to the pages given back.
+   */
+  reclaimFreePages(): Promise<number> {
+    this.reclaiming ??= this.reclaimInSteps().finally(() => {
+      this.reclaiming = undefined;
+    });
+    return this.reclaiming;
+  }
+
+  /**
+   * Runs a DELETE that removes at most `batch` rows (its own LIMIT) in write ops of its own,
+   * a turn of the event loop between them, until one removes fewer; then gives the pages
+   * back. Resolves to the rows removed. How a store trims itself without holding the writer.
+   */
+  async deleteInBatches<P extends object>(sql: string, params: P, batch: number): Promise<number> {
+    let removed = 0;
+    for (;;) {
+      const { changes } = await this.write((db) => db.statement<[P], never>(sql).run(params));
+      removed += changes;
+      if (changes < batch) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (removed > 0) await this.reclaimFreePages();
+    return removed;
+  }
+
   /** Commits what is queued, then closes the file. */
   close(): void {
     if (!this.db.open) return;
@@ -201,6 +247,50 @@ export class SqliteDatabase {
     this.otherCommitListeners.clear();
     this.flush();
     this.db.close();
+  }
+
+  /**
+   * A new file gets `auto_vacuum = INCREMENTAL` before its first table. A file made without
+   * it (`NONE`, every file before retention) needs a VACUUM to take it: the whole file is
+   * rewritten once, here on open, outside any transaction. It needs the file to itself;
+   * when another process holds it, the file stays as it is (warned) and a later open
+   * converts it. A `FULL` file switches without a rewrite.
+   */
+  private useIncrementalVacuum(): void {
+    const mode = this.db.pragma('auto_vacuum', { simple: true }) as number;
+    if (mode === AUTO_VACUUM_INCREMENTAL) return;
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    const tables = this.db.prepare('SELECT COUNT(*) AS n FROM sqlite_master').get() as {
+      n: number;
+    };
+    if (mode !== AUTO_VACUUM_NONE || tables.n === 0) return;
+    try {
+      this.db.exec('VACUUM');
+      process.emitWarning(
+        `converted ${this.path} to auto_vacuum = INCREMENTAL (one VACUUM)`,
+        'OrderflowSqliteNotice',
+      );
+    } catch (error) {
+      reportBackgroundError(storageError(error));
+    }
+  }
+
+  private async reclaimInSteps(): Promise<number> {
+    if (!this.db.open) return 0;
+    const freePages = this.statement<[], { freelist_count: number }>('PRAGMA freelist_count');
+    let reclaimed = 0;
+    for (;;) {
+      const step = await this.write(() => {
+        const before = freePages.get()?.freelist_count ?? 0;
+        if (before > 0) this.db.exec(`PRAGMA incremental_vacuum(${RECLAIM_PAGES_PER_OP})`);
+        return { before, after: freePages.get()?.freelist_count ?? 0 };
+      });
+      reclaimed += step.before - step.after;
+      if (step.after === 0 || step.after >= step.before || !this.db.open) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (reclaimed > 0 && this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+    return reclaimed;
   }
 
   private checkOtherCommits(): NodeJS.Timeout {
@@ -322,12 +412,15 @@ function translated(
 }
 
 /** A database handed in is shared (its owner closes it); a path opens one this adapter owns. */
-export function openOrShare(source: SqliteDatabase | string): {
+export function openOrShare(
+  source: SqliteDatabase | string,
+  options?: SqliteDatabaseOptions,
+): {
   database: SqliteDatabase;
   owned: boolean;
 } {
   return typeof source === 'string'
-    ? { database: new SqliteDatabase(source), owned: true }
+    ? { database: new SqliteDatabase(source, options), owned: true }
     : { database: source, owned: false };
 }
 

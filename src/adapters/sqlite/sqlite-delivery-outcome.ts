@@ -13,8 +13,16 @@ const RETRY_DEAD = `INSERT INTO retries (group_name, seq, attempts, not_before, 
   VALUES (?, ?, ?, 0, ?, 'dead')
   ON CONFLICT (group_name, seq) DO UPDATE SET state = 'dead', attempts = excluded.attempts,
     last_error = excluded.last_error`;
+const COUNT_DEAD_LETTERS = 'SELECT COUNT(*) AS n FROM dead_letters WHERE group_name = ?';
 const INSERT_DEAD_LETTER = `INSERT OR REPLACE INTO dead_letters (id, group_name, seq, attempts, last_error, at)
   VALUES (?, ?, ?, ?, ?, ?)`;
+
+/**
+ * A term that finds its group's dead-letter queue full waits this long as a retry: it stays
+ * in the log (holding retention back) and is tried again, and termed again, until an
+ * operator has made room by redriving or discarding letters.
+ */
+export const DEAD_LETTER_QUEUE_FULL_RETRY_MS = 30_000;
 
 /** One delivery a consumer group handed out, from the log or from its retry schedule. */
 export interface Handout extends PinClaim {
@@ -31,8 +39,11 @@ export interface Handout extends PinClaim {
 
 /** How a delivery ended: the write that records it, then what follows once it committed. */
 export interface Outcome {
-  /** None for a first delivery acked: the offset moving past it is its record. */
-  readonly write?: (db: SqliteDatabase) => void;
+  /**
+   * None for a first delivery acked: the offset moving past it is its record. Returns a
+   * delay when the write turned a term into a retry after that long (a full DLQ).
+   */
+  readonly write?: (db: SqliteDatabase) => number | undefined;
   /** A nak: handed out again this long after the retry was recorded. */
   readonly retryInMs?: number;
 }
@@ -41,8 +52,10 @@ export function ackOutcome(group: string, handout: Handout): Outcome {
   if (handout.fresh) return {};
   const { seq } = handout.event;
   return {
-    write: (db) =>
-      db.statement<[number, string, number], never>(RETRY_ACKED).run(handout.attempt, group, seq),
+    write: (db) => {
+      db.statement<[number, string, number], never>(RETRY_ACKED).run(handout.attempt, group, seq);
+      return undefined;
+    },
   };
 }
 
@@ -57,18 +70,41 @@ export function nakOutcome(
   const { seq } = handout.event;
   const notBefore = now + delay;
   return {
-    write: (db) =>
-      db
-        .statement<[string, number, number, number, string | null], never>(RETRY_WAIT)
-        .run(group, seq, handout.attempt, notBefore, error ?? null),
+    write: (db) => {
+      db.statement<[string, number, number, number, string | null], never>(RETRY_WAIT).run(
+        group,
+        seq,
+        handout.attempt,
+        notBefore,
+        error ?? null,
+      );
+      return undefined;
+    },
     retryInMs: delay,
   };
 }
 
-export function termOutcome(group: string, handout: Handout, reason: string, at: number): Outcome {
+/** A dead letter, unless the group already holds `deadLetterLimit` of them: then a retry. */
+export function termOutcome(
+  group: string,
+  handout: Handout,
+  reason: string,
+  at: number,
+  deadLetterLimit?: number,
+): Outcome {
   const { seq } = handout.event;
   return {
     write: (db) => {
+      if (deadLetterLimit !== undefined && deadLetterCount(db, group) >= deadLetterLimit) {
+        db.statement<[string, number, number, number, string], never>(RETRY_WAIT).run(
+          group,
+          seq,
+          handout.attempt,
+          at + DEAD_LETTER_QUEUE_FULL_RETRY_MS,
+          `the dead-letter queue of group ${group} is full (${deadLetterLimit} letters): ${reason}`,
+        );
+        return DEAD_LETTER_QUEUE_FULL_RETRY_MS;
+      }
       db.statement<[string, string, number, number, string, number], never>(INSERT_DEAD_LETTER).run(
         deadLetterId(group, seq),
         group,
@@ -83,6 +119,11 @@ export function termOutcome(group: string, handout: Handout, reason: string, at:
         handout.attempt,
         reason,
       );
+      return undefined;
     },
   };
+}
+
+function deadLetterCount(db: SqliteDatabase, group: string): number {
+  return db.statement<[string], { n: number }>(COUNT_DEAD_LETTERS).get(group)?.n ?? 0;
 }

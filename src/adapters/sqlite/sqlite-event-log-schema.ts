@@ -63,6 +63,15 @@ export const EVENT_LOG_MIGRATIONS: readonly SqliteMigration[] = [
     id: 'event-log/5-headers',
     sql: 'ALTER TABLE events ADD COLUMN headers TEXT',
   },
+  {
+    // Retention asks, for each old event, whether any group's dead letter or retry needs
+    // it, and removes its outcome rows with it: lookups by seq alone.
+    id: 'event-log/6-retention',
+    sql: `
+      CREATE INDEX retries_seq ON retries (seq);
+      CREATE INDEX dead_letters_seq ON dead_letters (seq);
+    `,
+  },
 ];
 
 /**

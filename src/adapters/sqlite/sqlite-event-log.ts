@@ -13,6 +13,7 @@ import type {
   ReplayRange,
   Subscription,
 } from '../../ports/event-log.js';
+import type { RetentionPolicy } from '../../ports/retention.js';
 import { SqliteConsumerGroup } from './sqlite-consumer-group.js';
 import { openOrShare, type SqliteDatabase } from './sqlite-database.js';
 import {
@@ -23,6 +24,7 @@ import {
   type EventRow,
   type RetryState,
 } from './sqlite-event-log-schema.js';
+import { SqliteLogRetention } from './sqlite-log-retention.js';
 
 const INSERT_EVENT = `INSERT OR IGNORE INTO events (id, type, key, data, at, headers)
   VALUES (@id, @type, @key, @data, @at, @headers)`;
@@ -83,7 +85,8 @@ interface GroupView {
  * this process are woken right after the commit. Appends of other processes on the file
  * (an `api` and a `worker` role sharing a data dir) wake them once the file's commit check
  * sees them (`SqliteDatabase.onOtherCommit`), which runs while this process consumes. A
- * consumer group with an empty `types` list receives every type.
+ * consumer group with an empty `types` list receives every type. Without a retention policy
+ * it keeps every event and a group's dead letters are not limited.
  */
 export class SqliteEventLog implements EventLog {
   private readonly database: SqliteDatabase;
@@ -98,14 +101,24 @@ export class SqliteEventLog implements EventLog {
    */
   private lastSeq: number;
   private stopWatchingOthers: (() => void) | undefined;
+  private readonly retention: SqliteLogRetention;
 
   constructor(
     source: SqliteDatabase | string,
     private readonly clock: Clock,
+    private readonly policy?: RetentionPolicy,
   ) {
-    ({ database: this.database, owned: this.owned } = openOrShare(source));
+    ({ database: this.database, owned: this.owned } = openOrShare(source, {
+      reclaimsSpace: policy !== undefined,
+    }));
     this.database.migrate(EVENT_LOG_MIGRATIONS);
     this.lastSeq = this.maxSeq();
+    this.retention = new SqliteLogRetention(
+      this.database,
+      clock,
+      policy?.logMs ?? 0,
+      () => new Map([...this.groups].map(([name, group]) => [name, group.offset])),
+    );
   }
 
   async append(events: readonly NewEvent[]): Promise<void> {
@@ -203,13 +216,18 @@ export class SqliteEventLog implements EventLog {
       return row;
     });
     if (!letter) return false;
-    this.groups.get(letter.group_name)?.scheduleRetry(letter.seq, 0, 0);
+    const group = this.groups.get(letter.group_name);
+    group?.scheduleRetry(letter.seq, 0, 0);
+    group?.roomInDeadLetters();
     return true;
   }
 
   /** The group's outcome stays `dead`: the term recorded it in `retries` beside the letter. */
-  discard(deadLetterId: string): Promise<boolean> {
-    return this.database.write((db) => takeDeadLetter(db, deadLetterId) !== undefined);
+  async discard(deadLetterId: string): Promise<boolean> {
+    const letter = await this.database.write((db) => takeDeadLetter(db, deadLetterId));
+    if (!letter) return false;
+    this.groups.get(letter.group_name)?.roomInDeadLetters();
+    return true;
   }
 
   /**
@@ -291,6 +309,11 @@ export class SqliteEventLog implements EventLog {
     );
   }
 
+  applyRetention(): Promise<number> {
+    if (this.closed) return Promise.reject(new Error('the event log is closed'));
+    return this.retention.apply();
+  }
+
   ping(): Promise<boolean> {
     if (this.closed || !this.database.isOpen) return Promise.resolve(false);
     return Promise.resolve(
@@ -341,7 +364,13 @@ export class SqliteEventLog implements EventLog {
   private group(name: string): SqliteConsumerGroup {
     let group = this.groups.get(name);
     if (!group) {
-      group = new SqliteConsumerGroup(name, this.database, this.clock, () => this.lastSeq);
+      group = new SqliteConsumerGroup(
+        name,
+        this.database,
+        this.clock,
+        () => this.lastSeq,
+        this.policy?.deadLettersPerGroup,
+      );
       this.groups.set(name, group);
     }
     return group;

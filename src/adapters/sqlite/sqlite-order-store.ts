@@ -1,7 +1,8 @@
 import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
-import { isCancellable, type OrderStatus } from '../../domain/status.js';
+import { isCancellable, TERMINAL_STATUSES, type OrderStatus } from '../../domain/status.js';
+import type { Clock } from '../../ports/clock.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
-import type { OrderListQuery, OrderStore } from '../../ports/order-store.js';
+import type { OrderListQuery, OrderStore, SettledOrder } from '../../ports/order-store.js';
 import { OrderWatchers } from '../shared/order-watchers.js';
 import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
@@ -50,14 +51,38 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       DROP INDEX orders_status;
     `,
   },
+  {
+    // When the source of truth came to hold the order in its current status (NULL: not yet,
+    // or it moved since). An order evicted by retention still counts in its status: only
+    // an order deleted before it was settled leaves its count.
+    id: 'order-store/4-retention',
+    sql: `
+      ALTER TABLE orders ADD COLUMN settled_at INTEGER;
+      CREATE INDEX orders_settled ON orders (settled_at) WHERE settled_at IS NOT NULL;
+      DROP TRIGGER orders_counted_out;
+      CREATE TRIGGER orders_counted_out AFTER DELETE ON orders WHEN OLD.settled_at IS NULL BEGIN
+        UPDATE order_status_counts SET n = n - 1 WHERE status = OLD.status;
+      END;
+    `,
+  },
 ];
+
+/** Orders one eviction write op removes: a few ms of the shared writer. */
+const EVICT_BATCH = 500;
 
 const INSERT = `INSERT OR IGNORE INTO orders (order_id, status, data, created_at, updated_at)
   VALUES (?, ?, ?, ?, ?)`;
 const SELECT = 'SELECT data FROM orders WHERE order_id = ?';
 const SELECT_IN = 'SELECT data FROM orders WHERE order_id = ? AND status = ?';
-const UPDATE =
-  'UPDATE orders SET status = ?, data = ?, updated_at = ? WHERE order_id = ? AND status = ?';
+/** Any change the source of truth has not seen yet makes the order unsettled again. */
+const UPDATE = `UPDATE orders SET status = ?, data = ?, updated_at = ?, settled_at = NULL
+  WHERE order_id = ? AND status = ?`;
+/** The first settle counts: settling again does not push the eviction back. */
+const SETTLE = `UPDATE orders SET settled_at = ?
+  WHERE order_id = ? AND status = ? AND settled_at IS NULL`;
+const EVICT = `DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders
+  WHERE settled_at IS NOT NULL AND settled_at <= @cutoff
+    AND status IN (SELECT value FROM json_each(@terminal)) LIMIT ${EVICT_BATCH})`;
 const COUNT = 'SELECT status, n FROM order_status_counts WHERE n > 0';
 
 /**
@@ -74,10 +99,17 @@ function listSql(byStatus: boolean, paged: boolean): string {
 
 type Listener = (order: Order) => void;
 
+/** What the order cache keeps: `orderMs` as in `RetentionPolicy`; omitted or 0, every order. */
+export interface SqliteOrderRetention {
+  readonly clock: Clock;
+  readonly orderMs: number;
+}
+
 /**
  * The order cache in the hot SQLite file; every write joins the shared group commit. With
  * a log on the same file, the events a write emits commit in its transaction; with any
- * other log they are appended once the write has committed.
+ * other log they are appended once the write has committed. A terminal order the source of
+ * truth holds (`settled`) leaves it `orderMs` later (`evictSettled`).
  */
 export class SqliteOrderStore implements OrderStore {
   private readonly database: SqliteDatabase;
@@ -95,8 +127,11 @@ export class SqliteOrderStore implements OrderStore {
   constructor(
     source: SqliteDatabase | string,
     private readonly log?: EventLog,
+    private readonly retention?: SqliteOrderRetention,
   ) {
-    ({ database: this.database, owned: this.owned } = openOrShare(source));
+    ({ database: this.database, owned: this.owned } = openOrShare(source, {
+      reclaimsSpace: retention !== undefined,
+    }));
     this.database.migrate(MIGRATIONS);
     this.sharedLog =
       log instanceof SqliteEventLog && log.sharesDatabase(this.database) ? log : undefined;
@@ -199,6 +234,24 @@ export class SqliteOrderStore implements OrderStore {
     }
   }
 
+  settled(orders: readonly SettledOrder[]): Promise<void> {
+    if (orders.length === 0) return Promise.resolve();
+    const now = (this.retention?.clock ?? Date).now();
+    return this.database.write((db) => {
+      const settle = db.statement<[number, string, string], never>(SETTLE);
+      for (const order of orders) settle.run(now, order.orderId, order.status);
+    });
+  }
+
+  async evictSettled(): Promise<number> {
+    if (!this.retention || this.retention.orderMs <= 0) return 0;
+    const params = {
+      cutoff: this.retention.clock.now() - this.retention.orderMs,
+      terminal: JSON.stringify(TERMINAL_STATUSES),
+    };
+    return this.database.deleteInBatches(EVICT, params, EVICT_BATCH);
+  }
+
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
     const counts: Partial<Record<OrderStatus, number>> = {};
     for (const row of this.database
@@ -243,6 +296,4 @@ export class SqliteOrderStore implements OrderStore {
       from,
     );
   }
-
-  /** Runs after the commit; a failing listener must not fail the write that committed. */
 }

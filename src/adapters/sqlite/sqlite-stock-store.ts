@@ -1,4 +1,5 @@
 import { quantitiesBySku } from '../../domain/order.js';
+import type { Clock } from '../../ports/clock.js';
 import type {
   CatalogProduct,
   ExpiredHold,
@@ -47,7 +48,19 @@ const MIGRATIONS: readonly SqliteMigration[] = [
     id: 'stock-store/3-sync-fence',
     sql: `CREATE TABLE stock_fence (id INTEGER PRIMARY KEY CHECK (id = 1), token INTEGER NOT NULL);`,
   },
+  {
+    // When the sync last marked the order's records as the source of truth holds them
+    // (NULL: not yet, or its stock moved since): retention removes them that long after.
+    id: 'stock-store/4-retention',
+    sql: `
+      ALTER TABLE reservations ADD COLUMN synced_at INTEGER;
+      CREATE INDEX reservations_synced ON reservations (synced_at) WHERE synced_at IS NOT NULL;
+    `,
+  },
 ];
+
+/** Reservation records one eviction write op removes: a few ms of the shared writer. */
+const EVICT_BATCH = 500;
 
 /** Takes every requested SKU or none: the NOT EXISTS guard fails the whole statement. */
 const RESERVE = `WITH req (sku, qty) AS (SELECT key, value FROM json_each(?))
@@ -70,13 +83,15 @@ const INSERT_HOLDS = `INSERT INTO reservations (order_id, sku, qty, expires_at, 
 const COMMIT_STOCK = `UPDATE stock SET reserved = reserved - (SELECT r.qty FROM reservations r
     WHERE r.order_id = @orderId AND r.sku = stock.sku)
   WHERE sku IN (SELECT sku FROM reservations WHERE order_id = @orderId AND state = 'held')`;
-const COMMIT_HOLDS = `UPDATE reservations SET state = 'committed' WHERE order_id = ? AND state = 'held'`;
+const COMMIT_HOLDS = `UPDATE reservations SET state = 'committed', synced_at = NULL
+  WHERE order_id = ? AND state = 'held'`;
 const RELEASE_STOCK = `UPDATE stock SET
     available = available + (SELECT r.qty FROM reservations r WHERE r.order_id = @orderId AND r.sku = stock.sku),
     reserved = reserved - (SELECT CASE r.state WHEN 'held' THEN r.qty ELSE 0 END FROM reservations r
                            WHERE r.order_id = @orderId AND r.sku = stock.sku)
   WHERE sku IN (SELECT sku FROM reservations WHERE order_id = @orderId AND state IN ('held', 'committed'))`;
-const RELEASE_HOLDS = `UPDATE reservations SET state = CASE state WHEN 'held' THEN 'released' ELSE 'returned' END
+const RELEASE_HOLDS = `UPDATE reservations SET state = CASE state WHEN 'held' THEN 'released' ELSE 'returned' END,
+    synced_at = NULL
   WHERE order_id = ? AND state IN ('held', 'committed')`;
 /** Holds past expiry not announced since `@since`, never-announced and oldest first. */
 const CLAIM_EXPIRED = `WITH due AS (
@@ -99,7 +114,16 @@ const RECONCILE = `UPDATE stock SET
       + (SELECT COALESCE(SUM(qty), 0) FROM reservations WHERE sku = @sku AND state = 'returned' AND sot_consumed = 1)
       - (SELECT COALESCE(SUM(qty), 0) FROM reservations WHERE sku = @sku AND state = 'held'))
   WHERE sku = @sku`;
-const MARK_SYNCED = 'UPDATE reservations SET sot_consumed = ? WHERE order_id = ?';
+const MARK_SYNCED = 'UPDATE reservations SET sot_consumed = ?, synced_at = ? WHERE order_id = ?';
+/**
+ * Records synced before `@cutoff` that no longer count in `RECONCILE`: never a hold, nor a
+ * sale or a return the source of truth has not taken in yet.
+ */
+const EVICT = `DELETE FROM reservations WHERE rowid IN (SELECT rowid FROM reservations
+  WHERE synced_at IS NOT NULL AND synced_at <= @cutoff AND state <> 'held'
+    AND NOT (state = 'committed' AND sot_consumed = 0)
+    AND NOT (state = 'returned' AND sot_consumed = 1)
+  LIMIT ${EVICT_BATCH})`;
 /** Records the sync lease's token unless a newer one was seen: 0 changes = fenced off. */
 const ADMIT_FENCE = `INSERT INTO stock_fence (id, token) VALUES (1, ?)
   ON CONFLICT (id) DO UPDATE SET token = excluded.token WHERE stock_fence.token <= excluded.token`;
@@ -113,16 +137,28 @@ interface StockRow {
   readonly reserved: number;
 }
 
+/** What the stock cache keeps: `orderMs` as in `RetentionPolicy`; omitted or 0, every record. */
+export interface SqliteStockRetention {
+  readonly clock: Clock;
+  readonly orderMs: number;
+}
+
 /**
  * The stock cache in the hot SQLite file. Every method is one writer op (so it joins the
  * shared group commit) keyed by order id; the reservation itself is one conditional UPDATE.
+ * The records of an order the sync marked are removed `orderMs` later (`evictSettled`).
  */
 export class SqliteStockStore implements StockStore {
   private readonly database: SqliteDatabase;
   private readonly owned: boolean;
 
-  constructor(source: SqliteDatabase | string) {
-    ({ database: this.database, owned: this.owned } = openOrShare(source));
+  constructor(
+    source: SqliteDatabase | string,
+    private readonly retention?: SqliteStockRetention,
+  ) {
+    ({ database: this.database, owned: this.owned } = openOrShare(source, {
+      reclaimsSpace: retention !== undefined,
+    }));
     this.database.migrate(MIGRATIONS);
   }
 
@@ -218,11 +254,22 @@ export class SqliteStockStore implements StockStore {
   }
 
   markSynced(orderId: string, consumed: boolean, fence?: number): Promise<boolean> {
+    const now = (this.retention?.clock ?? Date).now();
     return this.database.write((db) => {
       if (!admitted(db, fence)) return false;
-      db.statement<[number, string], never>(MARK_SYNCED).run(consumed ? 1 : 0, orderId);
+      db.statement<[number, number, string], never>(MARK_SYNCED).run(
+        consumed ? 1 : 0,
+        now,
+        orderId,
+      );
       return true;
     });
+  }
+
+  async evictSettled(): Promise<number> {
+    if (!this.retention || this.retention.orderMs <= 0) return 0;
+    const params = { cutoff: this.retention.clock.now() - this.retention.orderMs };
+    return this.database.deleteInBatches(EVICT, params, EVICT_BATCH);
   }
 
   close(): Promise<void> {
