@@ -13,12 +13,15 @@ import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
 import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
+import type { RetentionPolicy } from '../../src/ports/retention.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
 import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
-import type { FixtureFactory } from '../contract/fixture.js';
+import type { RetentionCacheFixture } from '../contract/cache-retention.contract.js';
+import { systemClock, type FixtureFactory } from '../contract/fixture.js';
 import type { OrdersAndLog } from '../contract/order-events.contract.js';
 import { natsLogsIn } from './backends-nats.js';
 import { ENGINES, randomNamespace } from './engines.js';
+import { sleep } from './wait.js';
 
 interface Closable {
   close(): Promise<void>;
@@ -88,6 +91,40 @@ export function redisFixture<T>(create: (context: RedisFixtureContext) => T): Fi
   };
 }
 
+/**
+ * The Redis order and stock caches under a retention policy, in a fresh namespace (the order
+ * store emitting on a NATS log in it). Redis expires keys by its own clock: `pass` waits the
+ * time out.
+ */
+export async function redisRetentionCaches(
+  policy: RetentionPolicy,
+): Promise<RetentionCacheFixture> {
+  const connection = await openRedis();
+  const namespace = randomNamespace('ret');
+  const logs = natsLogsIn(namespace);
+  const opened: Closable[] = [];
+  return {
+    open() {
+      const orders = new RedisOrderStore(
+        connection,
+        namespace,
+        logs.open(systemClock),
+        policy.orderMs,
+      );
+      const stock = new RedisStockStore(connection, namespace, policy.orderMs);
+      opened.push(orders, stock);
+      return { orders, stock };
+    },
+    pass: sleep,
+    async dispose() {
+      await Promise.all(opened.map((instance) => instance.close()));
+      await logs.dispose();
+      await deleteNamespace(connection, namespace);
+      await connection.close();
+    },
+  };
+}
+
 function isClosable(value: unknown): value is Closable {
   return (
     typeof value === 'object' &&
@@ -123,4 +160,5 @@ export const REDIS_FIXTURES = {
   apiKeyStore: redisFixture<ApiKeyStore>(
     ({ connection, namespace }) => new RedisApiKeyStore(connection, namespace),
   ),
+  cacheWith: redisRetentionCaches,
 } as const;

@@ -32,6 +32,7 @@ const COMMANDS = [
   'mget',
   'incr',
   'pexpire',
+  'persist',
   'hget',
   'hset',
   'hmget',

@@ -1,3 +1,4 @@
+import type { RetentionPolicy } from '../../ports/retention.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventLog } from '../../ports/event-log.js';
 import { RedisApiKeyStore } from './redis-api-key-store.js';
@@ -19,6 +20,8 @@ export interface RedisBackendOptions extends RedisConnectionOptions {
   /** Where the order store emits the events of its writes. */
   readonly log: EventLog;
   readonly clock: Clock;
+  /** How long finished orders and reservations stay; omitted: for good. */
+  readonly retention?: RetentionPolicy;
 }
 
 export interface RedisBackend {
@@ -44,8 +47,9 @@ export interface RedisBackend {
  */
 export async function openRedisBackend(options: RedisBackendOptions): Promise<RedisBackend> {
   const { url, namespace, log, clock } = options;
+  const orderMs = options.retention?.orderMs ?? 0;
   const connection = await RedisConnection.open(url, options);
-  const orders = new RedisOrderStore(connection, namespace, log);
+  const orders = new RedisOrderStore(connection, namespace, log, orderMs);
   // Subscribed before the process serves: a watch must not miss a change made elsewhere
   // while its subscription was still on its way.
   await orders.watching().catch(() => undefined);
@@ -65,7 +69,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
   const persistence = new RedisPersistenceCheck(connection);
   return {
     orders,
-    stock: new RedisStockStore(connection, namespace),
+    stock: new RedisStockStore(connection, namespace, orderMs),
     idempotency: new RedisIdempotencyStore(connection, namespace, clock),
     outbox: new RedisSyncOutbox(connection, namespace, clock),
     lease: new RedisLease(connection, namespace),

@@ -2,9 +2,14 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RetryableError } from '../../domain/errors.js';
 import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
-import { isCancellable, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
+import {
+  isCancellable,
+  isTerminal,
+  ORDER_STATUSES,
+  type OrderStatus,
+} from '../../domain/status.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
-import type { OrderListQuery, OrderStore } from '../../ports/order-store.js';
+import type { OrderListQuery, OrderStore, SettledOrder } from '../../ports/order-store.js';
 import { OrderWatchers } from '../shared/order-watchers.js';
 import { closeClient, type RedisConnection, type RedisScript } from './redis-connection.js';
 
@@ -28,7 +33,8 @@ return 1
 /**
  * KEYS: order, counts, all-orders index, old status's index, new status's index. ARGV:
  * expected json, new json, old status, new status, channel, message, order id. The indexes
- * are written on every change, so that an order stored before they existed joins them.
+ * are written on every change, so that an order stored before they existed joins them. The
+ * SET drops the TTL a settled order was given: a moved order stays until settled again.
  */
 const SWAP = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -71,6 +77,55 @@ redis.call('ZADD', KEYS[3], 0, ARGV[2])
 return 1
 `;
 
+/**
+ * KEYS: orders-expiring, then one order key per order. ARGV: retention ms, tombstone, then
+ * order id and status per order key. An order still in the status the source of truth holds
+ * gets the retention as its TTL and is listed in orders-expiring, scored by when its key
+ * expires (Redis's clock, the one that expires it). Returns how many were settled.
+ */
+const SETTLE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+local settled = 0
+for i = 2, #KEYS do
+  local json = redis.call('GET', KEYS[i])
+  if json and json ~= ARGV[2] and cjson.decode(json).status == ARGV[2 * i] then
+    redis.call('PEXPIRE', KEYS[i], ttl)
+    redis.call('ZADD', KEYS[1], now + ttl, ARGV[2 * i - 1])
+    settled = settled + 1
+  end
+end
+return settled
+`;
+
+/**
+ * KEYS: orders-expiring, all-orders index, then every status's index. ARGV: order key
+ * prefix, batch size. Takes the members of orders-expiring that are due: one whose order key
+ * is gone (expired) leaves every index; one whose key was moved since (persisted) is only
+ * dropped from orders-expiring; one whose key still has a TTL is scored anew by it. Returns
+ * {members taken, orders removed}.
+ */
+const EVICT = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
+local removed = 0
+for _, id in ipairs(due) do
+  local left = redis.call('PTTL', ARGV[1] .. id)
+  if left > 0 then
+    redis.call('ZADD', KEYS[1], now + left, id)
+  else
+    redis.call('ZREM', KEYS[1], id)
+    if left == -2 then
+      for i = 2, #KEYS do redis.call('ZREM', KEYS[i], id) end
+      removed = removed + 1
+    end
+  end
+end
+return {#due, removed}
+`;
+
 /** KEYS: order. ARGV: tombstone, ttl ms. An id never created is abandoned: 1; an existing order: 0. */
 const ABANDON_ABSENT = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
@@ -89,6 +144,9 @@ const MAX_SWAP_ATTEMPTS = 16;
 
 /** Order keys read per SCAN step while indexing the orders stored before the indexes. */
 const INDEX_BATCH = 500;
+
+/** Orders settled, and members of orders-expiring taken, per script call. */
+const RETENTION_BATCH = 500;
 
 /** How long a watched order is re-read after a reconnection, while reads still fail. */
 const REFRESH_ATTEMPTS = 40;
@@ -111,6 +169,13 @@ type Listener = (order: Order) => void;
  * listed. A page checks each listed order's status as it reads it, so an entry left stale by
  * an older version's process during a rolling upgrade is skipped, never shown.
  *
+ * Retention: `settled` gives a terminal order the order retention as its key's TTL, so Redis
+ * itself removes it, and lists it in `<ns>:orders-expiring` (scored by its expiry), from
+ * where `evictSettled` takes it out of the listing indexes once the key is gone. Every
+ * write that moves an order is a plain SET, which drops the TTL: an order moved after it
+ * was settled (a COMPLETED order being refunded) stays until it is settled again. The
+ * counts per status keep the evicted orders.
+ *
  * Every change is published on `<ns>:order-changed` as `<store instance>|<order id>`, from
  * inside the script that made it. Watchers in this process are told at once; other
  * processes read the order when the message arrives.
@@ -121,9 +186,12 @@ export class RedisOrderStore implements OrderStore {
   private readonly abandonScript: RedisScript;
   private readonly abandonAbsentScript: RedisScript;
   private readonly indexScript: RedisScript;
+  private readonly settleScript: RedisScript;
+  private readonly evictScript: RedisScript;
   readonly commitsWithLog = false;
   private readonly countsKey: string;
   private readonly allKey: string;
+  private readonly expiringKey: string;
   /** Set once the orders stored before the indexes have been indexed. */
   private readonly indexedKey: string;
   private closed = false;
@@ -137,14 +205,19 @@ export class RedisOrderStore implements OrderStore {
     private readonly connection: RedisConnection,
     private readonly namespace: string,
     private readonly log: EventLog,
+    /** How long a settled order stays (`RetentionPolicy.orderMs`); 0: for good. */
+    private readonly orderMs = 0,
   ) {
     this.createScript = connection.script('orderflowOrderCreate', CREATE);
     this.swapScript = connection.script('orderflowOrderSwap', SWAP);
     this.abandonScript = connection.script('orderflowOrderAbandon', ABANDON);
     this.abandonAbsentScript = connection.script('orderflowOrderAbandonAbsent', ABANDON_ABSENT);
     this.indexScript = connection.script('orderflowOrderIndex', INDEX);
+    this.settleScript = connection.script('orderflowOrderSettle', SETTLE);
+    this.evictScript = connection.script('orderflowOrderEvict', EVICT);
     this.countsKey = `${namespace}:order-counts`;
     this.allKey = `${namespace}:orders-by-id`;
+    this.expiringKey = `${namespace}:orders-expiring`;
     this.indexedKey = `${namespace}:orders-indexed`;
     this.channel = `${namespace}:order-changed`;
   }
@@ -257,6 +330,36 @@ export class RedisOrderStore implements OrderStore {
       this.subscription = subscriber.subscribe(this.channel).then(() => undefined);
     }
     return this.subscription;
+  }
+
+  /** Only a terminal status lets an order go: one still moving stays, whatever the SoT says. */
+  async settled(orders: readonly SettledOrder[]): Promise<void> {
+    if (this.orderMs <= 0) return;
+    const finished = orders.filter(({ status }) => isTerminal(status));
+    for (let start = 0; start < finished.length; start += RETENTION_BATCH) {
+      const batch = finished.slice(start, start + RETENTION_BATCH);
+      await this.settleScript(
+        [this.expiringKey, ...batch.map(({ orderId }) => this.orderKey(orderId))],
+        [this.orderMs, TOMBSTONE, ...batch.flatMap(({ orderId, status }) => [orderId, status])],
+      );
+    }
+  }
+
+  /**
+   * Runs whatever the retention now is: orders given a TTL under an earlier, shorter one
+   * still leave the indexes when Redis expires them.
+   */
+  async evictSettled(): Promise<number> {
+    const keys = [this.expiringKey, this.allKey, ...ORDER_STATUSES.map((s) => this.statusKey(s))];
+    let removed = 0;
+    for (;;) {
+      const reply = (await this.evictScript(keys, [this.orderKey(''), RETENTION_BATCH])) as [
+        number,
+        number,
+      ];
+      removed += reply[1];
+      if (reply[0] < RETENTION_BATCH || this.closed) return removed;
+    }
   }
 
   async countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {

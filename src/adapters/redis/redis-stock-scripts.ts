@@ -9,6 +9,11 @@
  * Held orders are in the sorted set `<ns>:res-expiry`, scored by when their expiry is next
  * due to be announced (expires_at, then later while still held).
  *
+ * Retention: a record that no longer holds stock and weighs nothing in `pending_sot` gets a
+ * TTL (the order retention and a margin) when sync-out marks its order, or a released hold
+ * at once, and Redis removes it. A script that holds or returns stock again removes the TTL
+ * (HSET keeps it), so a record that matters to the counters never expires.
+ *
  * `pending_sot` is what sync-in subtracts from the source of truth's on_hand besides the
  * holds: Σ qty(committed ∧ ¬consumed) − Σ qty(returned ∧ consumed). Each order adds
  * weight(state, consumed) × qty to it, so a script that changes an order's state or
@@ -54,6 +59,7 @@ for i = 3, #KEYS do
 end
 redis.call('HSET', KEYS[1], 'state', 'held', 'lines', cjson.encode(lines),
   'expires_at', ARGV[2], 'consumed', '0')
+redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return {1, ARGV[2]}
 `;
@@ -94,7 +100,11 @@ redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 `;
 
-/** KEYS: res, expiry. ARGV: sku key prefix, orderId. A hold is released, a sale returned. */
+/**
+ * KEYS: res, expiry. ARGV: sku key prefix, orderId, record ttl ms (0: for good). A hold is
+ * released, a sale returned. A released record holds and weighs nothing: it gets the TTL at
+ * once (its order may never be synced: one the intake abandoned); a returned one is kept.
+ */
 export const RELEASE = `${WEIGHT}
 local r = redis.call('HMGET', KEYS[1], 'state', 'lines', 'consumed')
 local state = r[1]
@@ -108,6 +118,12 @@ for _, line in ipairs(cjson.decode(r[2])) do
   if pending ~= 0 then redis.call('HINCRBY', key, 'pending_sot', pending * line[2]) end
 end
 redis.call('HSET', KEYS[1], 'state', after)
+local ttl = tonumber(ARGV[3])
+if after == 'released' and ttl > 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('PERSIST', KEYS[1])
+end
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 1
 `;
@@ -126,7 +142,10 @@ local function admitted(key, token)
 end
 `;
 
-/** KEYS: res, fence. ARGV: sku key prefix, consumed ('1' | '0'), fence. -1: fenced off. */
+/**
+ * KEYS: res, fence. ARGV: sku key prefix, consumed ('1' | '0'), fence, record ttl ms (0: for
+ * good). -1: fenced off. A record left holding nothing and weighing nothing gets the TTL.
+ */
 export const MARK_SYNCED = `${WEIGHT}${FENCE}
 if not admitted(KEYS[2], ARGV[3]) then return -1 end
 local r = redis.call('HMGET', KEYS[1], 'state', 'lines', 'consumed')
@@ -138,6 +157,10 @@ if pending ~= 0 then
   end
 end
 redis.call('HSET', KEYS[1], 'consumed', ARGV[2])
+local ttl = tonumber(ARGV[4])
+if ttl > 0 and r[1] ~= 'held' and weight(r[1], ARGV[2]) == 0 then
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
 return 1
 `;
 

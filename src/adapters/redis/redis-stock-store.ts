@@ -19,7 +19,18 @@ import {
 
 const ITEM_FIELDS = ['name', 'price_cents', 'currency', 'available', 'held'] as const;
 
-/** The stock cache in Redis: every write is one Lua script (see redis-stock-scripts.ts). */
+/**
+ * How much longer, at most, a finished reservation stays than its order: a refund that starts
+ * just before the order's TTL ends still finds the sale to return. A shorter retention gets
+ * a margin as long as itself.
+ */
+const RESERVATION_MARGIN_MS = 60 * 60 * 1000;
+
+/**
+ * The stock cache in Redis: every write is one Lua script (see redis-stock-scripts.ts).
+ * Finished reservations expire by Redis's own TTL, given when sync-out marks them (a
+ * released hold when it is released).
+ */
 export class RedisStockStore implements StockStore {
   private readonly reserveScript: RedisScript;
   private readonly commitScript: RedisScript;
@@ -31,11 +42,16 @@ export class RedisStockStore implements StockStore {
   private readonly expiryKey: string;
   /** The newest sync-lease token seen (see redis-stock-scripts.ts). */
   private readonly fenceKey: string;
+  /** TTL of a finished reservation's record; 0: kept for good. */
+  private readonly reservationTtlMs: number;
 
   constructor(
     private readonly connection: RedisConnection,
     private readonly namespace: string,
+    /** How long a settled order stays (`RetentionPolicy.orderMs`); 0: for good. */
+    orderMs = 0,
   ) {
+    this.reservationTtlMs = orderMs > 0 ? orderMs + Math.min(orderMs, RESERVATION_MARGIN_MS) : 0;
     this.reserveScript = connection.script('orderflowStockReserve', RESERVE);
     this.commitScript = connection.script('orderflowStockCommit', COMMIT);
     this.releaseScript = connection.script('orderflowStockRelease', RELEASE);
@@ -79,7 +95,7 @@ export class RedisStockStore implements StockStore {
   async release(orderId: string): Promise<void> {
     await this.releaseScript(
       [this.reservationKey(orderId), this.expiryKey],
-      [this.skuPrefix, orderId],
+      [this.skuPrefix, orderId, this.reservationTtlMs],
     );
   }
 
@@ -138,9 +154,14 @@ export class RedisStockStore implements StockStore {
   async markSynced(orderId: string, consumed: boolean, fence?: number): Promise<boolean> {
     const reply = await this.markSyncedScript(
       [this.reservationKey(orderId), this.fenceKey],
-      [this.skuPrefix, consumed ? '1' : '0', fence ?? ''],
+      [this.skuPrefix, consumed ? '1' : '0', fence ?? '', this.reservationTtlMs],
     );
     return reply !== -1;
+  }
+
+  /** Redis expires finished reservations itself: nothing is left to remove. */
+  evictSettled(): Promise<number> {
+    return Promise.resolve(0);
   }
 
   /** The connection belongs to the backend that opened it. */
