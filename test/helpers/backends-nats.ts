@@ -4,7 +4,9 @@ import { connect } from '@nats-io/transport-node';
 import { openNatsEventLog } from '../../src/adapters/nats/nats-event-log.js';
 import { NatsNames } from '../../src/adapters/nats/nats-subjects.js';
 import type { EventLog } from '../../src/ports/event-log.js';
-import type { Fixture, FixtureFactory } from '../contract/fixture.js';
+import type { RetentionPolicy } from '../../src/ports/retention.js';
+import { systemClock, type Fixture, type FixtureFactory } from '../contract/fixture.js';
+import type { RetentionLogFactory } from '../contract/log-retention.contract.js';
 import { ENGINES, randomNamespace } from './engines.js';
 
 export { deadPort } from './net.js';
@@ -29,6 +31,7 @@ export function deferredEventLog(opening: Promise<EventLog>): EventLog {
     finishedThrough: async (group) => (await opening).finishedThrough(group),
     stats: async () => (await opening).stats(),
     trace: async (key) => (await opening).trace(key),
+    applyRetention: async () => (await opening).applyRetention(),
     ping: async () => (await opening).ping(),
     close: async () => (await opening).close(),
   };
@@ -56,6 +59,47 @@ export function natsLogsIn(namespace: string): Fixture<EventLog> {
     },
   };
 }
+
+/**
+ * A NATS log opened with a retention policy: the server ages events in real time, so time
+ * passes by waiting, and `applyRetention` counts nothing (the server removes).
+ */
+export const natsRetentionLog: RetentionLogFactory = (policy: RetentionPolicy) => {
+  const namespace = randomNamespace();
+  const opened: Promise<EventLog>[] = [];
+  // The retention pass as a deployment runs it (the schedules' process): four times per
+  // retention, all along, on the log opened last.
+  const schedule = setInterval(
+    () => {
+      void opened
+        .at(-1)
+        ?.then((log) => log.applyRetention())
+        .catch(() => undefined);
+    },
+    Math.max(50, policy.logMs / 4),
+  );
+  return Promise.resolve({
+    open() {
+      const opening = openNatsEventLog({
+        url: ENGINES.nats,
+        namespace,
+        clock: systemClock,
+        retention: policy,
+      });
+      opened.push(opening);
+      return deferredEventLog(opening);
+    },
+    pass: (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)),
+    countsRemoved: false,
+    async dispose() {
+      clearInterval(schedule);
+      await Promise.all(
+        opened.map((opening) => opening.then((log) => log.close()).catch(() => undefined)),
+      );
+      await deleteNatsNamespace(ENGINES.nats, namespace);
+    },
+  });
+};
 
 /** A random namespace per fixture. */
 export const natsEventLogFixture: FixtureFactory<EventLog> = () =>

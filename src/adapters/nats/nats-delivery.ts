@@ -1,4 +1,4 @@
-import type { JsMsg } from '@nats-io/jetstream';
+import { JetStreamApiError, type JsMsg } from '@nats-io/jetstream';
 import type { Delivery, DeliveryOutcome, LogEvent } from '../../ports/event-log.js';
 import type { DeliveredEvent } from './nats-codec.js';
 import type { NatsContext, PendingWork } from './nats-connection.js';
@@ -10,6 +10,15 @@ import type { NatsSettlement } from './nats-settlement.js';
 
 /** A dead letter that could not be stored comes back this much later, to be termed again. */
 const DEAD_LETTER_RETRY_MS = 5_000;
+/** JetStream's error code for a publish refused by `discard_new_per_subject`. */
+const MAX_MESSAGES_PER_SUBJECT_EXCEEDED = 10077;
+/** A term refused by a full dead-letter queue is tried again this much later. */
+const DEAD_LETTER_FULL_RETRY_MS = 30_000;
+
+/** The DLQ stream refused a letter: its group's subject holds `max_msgs_per_subject`. */
+function isDeadLetterQueueFull(error: unknown): boolean {
+  return error instanceof JetStreamApiError && error.code === MAX_MESSAGES_PER_SUBJECT_EXCEEDED;
+}
 
 /** What a delivery works with: the parts of its subscription. */
 export interface DeliveryScope {
@@ -108,8 +117,15 @@ async function deadLetter(scope: DeliveryScope, handed: Handed, reason: string):
       reason,
       consumerCreated: from.created,
     });
-  } catch {
+  } catch (error) {
     // Not stored: hand it back for later; the runner will term it again.
+    if (isDeadLetterQueueFull(error)) {
+      // Full (ORDERFLOW_DLQ_LIMIT): the event waits in the log, retried now and then.
+      const lastError = `the dead-letter queue of group ${scope.group} is full: ${reason}`;
+      record(scope, event, { state: 'retrying', attempts: attempt, lastError });
+      await scope.settlement.nak(msg, DEAD_LETTER_FULL_RETRY_MS);
+      return;
+    }
     await scope.settlement.nak(msg, DEAD_LETTER_RETRY_MS);
     return;
   }

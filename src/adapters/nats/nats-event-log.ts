@@ -1,4 +1,5 @@
 import type { ConsumerInfo } from '@nats-io/jetstream';
+import type { RetentionPolicy } from '../../ports/retention.js';
 import type { Clock } from '../../ports/clock.js';
 import type {
   ConsumerSpec,
@@ -35,7 +36,8 @@ import {
   type GroupView,
 } from './nats-groups.js';
 import { readOutcome } from './nats-outcomes.js';
-import { ensureStreams } from './nats-streams.js';
+import { KEEP_EVERYTHING } from './nats-retention.js';
+import { ensureStreams, guardEventsStream } from './nats-streams.js';
 import { assertGroupName, NatsNames, token } from './nats-subjects.js';
 import { NatsSubscription } from './nats-subscription.js';
 
@@ -46,6 +48,8 @@ export interface NatsEventLogOptions {
   /** `ORDERFLOW_NAMESPACE`: prefixes the streams, subjects and consumers. */
   readonly namespace: string;
   readonly clock: Clock;
+  /** What the events stream keeps; omitted: every event, for good. */
+  readonly retention?: RetentionPolicy;
 }
 
 /**
@@ -66,8 +70,9 @@ export async function openNatsEventLog(options: NatsEventLogOptions): Promise<Na
       names,
       clock: options.clock,
     };
-    await ensureStreams(context);
-    return new NatsEventLog(context);
+    const retention = options.retention ?? KEEP_EVERYTHING;
+    await ensureStreams(context, retention);
+    return new NatsEventLog(context, retention);
   } catch (error) {
     await link.close();
     throw unavailable(error);
@@ -88,7 +93,10 @@ export class NatsEventLog implements EventLog {
   private droppedWatch: NatsDroppedWatch | undefined;
   private closed = false;
 
-  constructor(private readonly context: NatsContext) {}
+  constructor(
+    private readonly context: NatsContext,
+    private readonly retention: RetentionPolicy = KEEP_EVERYTHING,
+  ) {}
 
   /** Publishes all, then awaits every PubAck: one round trip for the batch, not one each. */
   async append(events: readonly NewEvent[]): Promise<void> {
@@ -107,6 +115,18 @@ export class NatsEventLog implements EventLog {
         ),
       ),
     );
+  }
+
+  /**
+   * The server removes what is past the events stream's `max_age`; this keeps `max_age`
+   * over every event a group has not settled (see `guardEventsStream`), so it removes
+   * nothing itself: 0. Dead letters are copies in their own stream, which has no age limit.
+   */
+  async applyRetention(): Promise<number> {
+    this.assertOpen();
+    if (this.retention.logMs <= 0) return 0;
+    await this.call(() => guardEventsStream(this.context, this.retention.logMs));
+    return 0;
   }
 
   consume(spec: ConsumerSpec, deliver: (delivery: Delivery) => void): Subscription {

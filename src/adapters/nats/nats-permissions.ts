@@ -16,7 +16,9 @@ export interface NatsPermissions {
 /**
  * The JetStream API subjects each role uses on the namespace's streams (names exact: a
  * subject wildcard cannot match a prefix of a token such as `<NS>_*`). Nobody may create,
- * update, delete or purge a stream; `orderflow migrate` creates them as an administrator.
+ * delete or purge a stream; `orderflow migrate` creates them as an administrator. Only the
+ * roles that run the schedules may update one stream, the events stream: the retention
+ * pass raises its `max_age` over a lagging group (see `guardEventsStream`).
  *
  * - every role: append events (`<ns>.ev.>`), read the streams (info, direct and message
  *   gets), look at the group consumers (the admin's stats and timelines, readiness);
@@ -24,7 +26,7 @@ export interface NatsPermissions {
  *   DLQ message) and replays (which create a group's consumer again from a sequence);
  * - worker: its groups' consumers (create or update, pull, ack), dead letters and outcome
  *   records, and the consumer of the server's dropped-delivery advisories;
- * - scheduler: appends only (expired holds).
+ * - scheduler: appends (expired holds) and the events stream's update (the retention guard).
  */
 export function natsPermissions(namespace: string, role: GrantRole): NatsPermissions {
   const names = new NatsNames(namespace);
@@ -56,11 +58,12 @@ export function natsPermissions(namespace: string, role: GrantRole): NatsPermiss
     `$JS.API.CONSUMER.MSG.NEXT.${stream}.*`,
     `$JS.ACK.${stream}.>`,
   ]);
+  const guard = [`$JS.API.STREAM.UPDATE.${names.eventsStream}`];
   const publish: Record<GrantRole, string[]> = {
     api: [...read, ...append, ...deadLetters, ...groups],
     worker: [...read, ...append, ...deadLetters, ...groups, ...consume],
-    scheduler: [...read, ...append],
-    admin: [...read, ...append, ...deadLetters, ...groups, ...consume],
+    scheduler: [...read, ...append, ...guard],
+    admin: [...read, ...append, ...deadLetters, ...groups, ...consume, ...guard],
   };
   // Replies (JetStream API answers, publish acks, pulled messages) come to the inbox.
   return { publish: publish[role], subscribe: ['_INBOX.>'] };
