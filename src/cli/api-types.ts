@@ -41,6 +41,11 @@ export interface Timeline {
     data: unknown;
     outcomes: Readonly<Record<string, Outcome>>;
   }[];
+  /** ORDERFLOW_LOG_RETENTION as the server has it (`7d`). */
+  readonly logRetention?: string;
+  /** False when the order is older than the log retention: some events may be gone. */
+  readonly complete?: boolean;
+  readonly note?: string;
 }
 
 export interface DeadLetter {

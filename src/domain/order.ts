@@ -48,6 +48,35 @@ export interface Order {
   readonly updatedAt: string;
 }
 
+/**
+ * What the source of truth keeps of a terminal order: what the API shows of it once it has
+ * left the hot cache (past the order retention). It can no longer be moved: `archived`.
+ */
+export interface ArchivedOrder extends OrderFacts {
+  readonly archived: true;
+}
+
+/**
+ * What every order shows, in the cache or archived in the source of truth: what the fan-out
+ * consumers and the source of truth's records read (a consumer that lags past the order
+ * retention gets the archived order).
+ */
+export type OrderFacts = Pick<
+  Order,
+  | 'orderId'
+  | 'status'
+  | 'customerId'
+  | 'email'
+  | 'items'
+  | 'total'
+  | 'owner'
+  | 'history'
+  | 'paymentRef'
+  | 'reason'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
 /** What a status transition may record besides the status. */
 export interface TransitionPatch {
   readonly paymentRef?: string;

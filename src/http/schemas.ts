@@ -261,6 +261,15 @@ export const StatsView = z.object({
 
 export const TimelineView = z.object({
   orderId: z.string(),
+  logRetention: z
+    .string()
+    .describe('How long the log keeps events (ORDERFLOW_LOG_RETENTION, e.g. "7d"; "0" keeps all)'),
+  complete: z
+    .boolean()
+    .describe(
+      'false when the order was placed longer ago than the log retention: its first events may be gone',
+    ),
+  note: z.string().optional().describe('Why the events may not be all, when not complete'),
   events: z.array(
     z.object({
       seq: z.int(),

@@ -2,6 +2,7 @@ import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Order } from '../domain/order.js';
 import { isTerminal } from '../domain/status.js';
+import { isArchived, type KnownOrder } from '../workflow/orders-service.js';
 import { principalOf } from './auth.js';
 import { visibleOrder } from './routes/orders.js';
 import { ERROR_RESPONSES, OrderIdParams, SECURED } from './schemas.js';
@@ -11,8 +12,12 @@ import { StreamSlots, takeSlots } from './stream-slots.js';
 /** A comment line this often keeps proxies and idle timers from closing a quiet stream. */
 export const HEARTBEAT_MS = 15_000;
 
-/** The stream ends here: a terminal status, except a COMPLETED order on its way to REFUNDED. */
-export function isFinal(order: Order): boolean {
+/**
+ * The stream ends here: a terminal status, except a COMPLETED order on its way to REFUNDED.
+ * An archived order (past the order retention, read from the source of truth) never moves.
+ */
+export function isFinal(order: KnownOrder): boolean {
+  if (isArchived(order)) return true;
   return (
     isTerminal(order.status) && !(order.status === 'COMPLETED' && order.cancelRequested === true)
   );
@@ -66,7 +71,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
           'Each event is `event: status`, `id: <index in history>`, `data: {"status","at"}`. The history so far ' +
           'comes first, or with `Last-Event-ID` only what came after that id (a reconnect); the stream ends after ' +
           'a terminal status (a COMPLETED order with a cancel pending goes on ' +
-          'until REFUNDED). A comment line is sent every 15 s. Open streams are capped per API key and per IP ' +
+          'until REFUNDED); an order past the order retention sends its history and ends. A comment line is sent every 15 s. Open streams are capped per API key and per IP ' +
           '(`429 too_many_streams` with Retry-After past the cap).',
         tags: ['orders'],
         security: SECURED,
@@ -90,7 +95,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         if (!newest || order.history.length > newest.history.length) newest = order;
       };
       const unsubscribe = orders.watch(id, (order) => onChange(order));
-      let order: Order;
+      let order: KnownOrder;
       let releaseSlots: () => void;
       try {
         order = visibleOrder(principal, await orders.get(id), id);
@@ -125,7 +130,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         open.delete(close);
         if (!res.writableEnded) res.end();
       };
-      const push = (current: Order): void => {
+      const push = (current: KnownOrder): void => {
         if (closed || current.history.length < sent) return;
         const { history } = current;
         for (; sent < history.length; sent++) {

@@ -1,5 +1,5 @@
 import { RetryableError } from '../domain/errors.js';
-import type { Order } from '../domain/order.js';
+import type { ArchivedOrder, Order, OrderFacts } from '../domain/order.js';
 import {
   SOT_DATABASE_MISSING,
   SOT_SCHEMA_BEHIND,
@@ -42,10 +42,13 @@ export class LazySourceOfTruth implements SourceOfTruth {
   applyOrders(orders: readonly Order[]): Promise<void> {
     return this.target().then((sot) => sot.applyOrders(orders));
   }
-  requestShipment(order: Order, at: number): Promise<void> {
+  order(orderId: string): Promise<ArchivedOrder | undefined> {
+    return this.target().then((sot) => sot.order(orderId));
+  }
+  requestShipment(order: OrderFacts, at: number): Promise<void> {
     return this.target().then((sot) => sot.requestShipment(order, at));
   }
-  recordSale(order: Order, status: string, at: number): Promise<void> {
+  recordSale(order: OrderFacts, status: string, at: number): Promise<void> {
     return this.target().then((sot) => sot.recordSale(order, status, at));
   }
   async ping(): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { RetryableError, TerminalError } from '../domain/errors.js';
-import type { Order } from '../domain/order.js';
+import type { ArchivedOrder, Order } from '../domain/order.js';
 import { ORDER_STATUSES, type OrderStatus } from '../domain/status.js';
 import type { Clock } from '../ports/clock.js';
 import type {
@@ -18,6 +18,7 @@ import {
   type ReplayJob,
   type ReplayProgress,
 } from './replay-job.js';
+import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
 import type { SourceOfTruthSync } from './sync.js';
 
@@ -25,6 +26,8 @@ export interface AdminServiceDeps {
   readonly log: EventLog;
   readonly orders: OrderStore;
   readonly outbox: SyncOutbox;
+  /** Where an order that has left the hot cache is known (the timeline of an old order). */
+  readonly sot: SourceOfTruth;
   /** The runs an operator may start now (the scheduler runs the same on its intervals). */
   readonly sync: Pick<SourceOfTruthSync, 'syncIn' | 'syncOut'>;
   readonly clock: Clock;
@@ -41,6 +44,20 @@ export interface SyncReport {
   /** Orders written (sync-out) or SKUs reconciled (sync-in). */
   readonly count: number;
   readonly at: string;
+}
+
+/** An order's events as the log still has them, and whether that may be all of them. */
+export interface Timeline {
+  readonly events: readonly EventTrace[];
+  /** The log retention (ms, 0 = every event kept) the answer was made under. */
+  readonly logRetentionMs: number;
+  /**
+   * False when the order was placed before now − the log retention: its first events may
+   * have been removed (an order with none left is known all the same).
+   */
+  readonly complete: boolean;
+  /** Why the events may not be all, when `complete` is false. */
+  readonly note?: string;
 }
 
 /** One page of a list, newest or oldest first as the list says; `nextCursor` when there is more. */
@@ -125,11 +142,55 @@ export class AdminService {
     return { orders: byStatus, consumers, sync: { backlog, lastSyncAt } };
   }
 
-  /** Every event of the order with each group's outcome; `not_found` when it has none. */
-  async timeline(orderId: string): Promise<EventTrace[]> {
-    const traces = await this.deps.log.trace(orderId);
-    if (traces.length === 0) throw new TerminalError('not_found', `no event of order ${orderId}`);
-    return traces;
+  /**
+   * Every event of the order the log still has, with each group's outcome. The log keeps
+   * events only for `logRetentionMs` (ORDERFLOW_LOG_RETENTION), so an order placed before
+   * that says its timeline may be incomplete, and one known to the cache or the source of
+   * truth answers even with no event left; `not_found` only for an order nobody knows.
+   */
+  async timeline(orderId: string, logRetentionMs: number): Promise<Timeline> {
+    const events = await this.deps.log.trace(orderId);
+    const placedAt = await this.placedAt(orderId, events);
+    if (placedAt === undefined) throw new TerminalError('not_found', `no order ${orderId}`);
+    const complete =
+      events.length > 0 &&
+      (logRetentionMs === 0 || placedAt >= this.deps.clock.now() - logRetentionMs);
+    if (complete) return { events, logRetentionMs, complete };
+    const note =
+      `events older than the log retention (${durationText(logRetentionMs)}) ` +
+      'have been removed from the log';
+    return { events, logRetentionMs, complete, note };
+  }
+
+  /**
+   * When the order was placed (ms): from the cache, else the source of truth (an outage of
+   * it is retryable), else its oldest event left; undefined for an order nobody knows.
+   */
+  private async placedAt(
+    orderId: string,
+    events: readonly EventTrace[],
+  ): Promise<number | undefined> {
+    const known = (await this.deps.orders.get(orderId)) ?? (await this.archived(orderId, events));
+    if (known) return Date.parse(known.createdAt);
+    return events[0]?.event.at;
+  }
+
+  /** The order from the SoT; with events in hand an outage is not fatal (they date it). */
+  private async archived(
+    orderId: string,
+    events: readonly EventTrace[],
+  ): Promise<ArchivedOrder | undefined> {
+    try {
+      return await this.deps.sot.order(orderId);
+    } catch (error) {
+      if (events.length > 0) return undefined;
+      throw new RetryableError(
+        'service_unavailable',
+        'the source of truth is unavailable; retry shortly',
+        1_000,
+        { cause: error },
+      );
+    }
   }
 
   /**
@@ -193,4 +254,18 @@ function orderPosition([orderId]: readonly unknown[]): string | undefined {
 
 function letterPosition([at, id]: readonly unknown[]): { at: number; id: string } | undefined {
   return typeof at === 'number' && typeof id === 'string' ? { at, id } : undefined;
+}
+
+const DURATION_UNITS: readonly (readonly [string, number])[] = [
+  ['d', 86_400_000],
+  ['h', 3_600_000],
+  ['m', 60_000],
+  ['s', 1_000],
+];
+
+/** A duration as ORDERFLOW_* settings write it: its largest whole unit ("7d", "36h", "90s"). */
+export function durationText(ms: number): string {
+  for (const [unit, size] of DURATION_UNITS)
+    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
+  return `${ms}ms`;
 }

@@ -1,7 +1,8 @@
-import type { Order } from '../domain/order.js';
+import type { ArchivedOrder, Order } from '../domain/order.js';
 import type { IdempotencyStore, StoredResponse } from '../ports/idempotency-store.js';
 import type { OrderStore } from '../ports/order-store.js';
-import { TerminalError } from '../domain/errors.js';
+import type { SourceOfTruth } from '../ports/source-of-truth.js';
+import { RetryableError, TerminalError } from '../domain/errors.js';
 import type { PaymentOutcome, PaymentWebhooks } from '../ports/payment-gateway.js';
 import { runIdempotent, type IdempotentResult } from './idempotent.js';
 import type { Caller, Intake, PlaceOrderInput } from './intake.js';
@@ -10,6 +11,8 @@ export interface OrdersServiceDeps {
   readonly orders: OrderStore;
   readonly idempotency: IdempotencyStore;
   readonly intake: Intake;
+  /** Where an order is read once it has left the hot cache (past the order retention). */
+  readonly sot: SourceOfTruth;
   /** The payment provider's webhooks, when it has them. */
   readonly webhooks?: PaymentWebhooks | undefined;
 }
@@ -24,6 +27,17 @@ export interface PlaceRequest {
   /** A key that could not be freed or marked after a failure (it lapses by itself). */
   readonly onKeyNotFreed?: (error: unknown) => void;
 }
+
+/** An order as a read finds it: in the hot cache, or archived in the source of truth. */
+export type KnownOrder = Order | ArchivedOrder;
+
+/** Whether the order was read from the source of truth: terminal, and never to move again. */
+export function isArchived(order: KnownOrder): order is ArchivedOrder {
+  return 'archived' in order;
+}
+
+/** How long the SoT is given to come back before a read is asked again (`Retry-After`). */
+const SOT_RETRY_AFTER_MS = 1_000;
 
 /**
  * The orders use cases the API offers: placing (idempotent per key), reading, watching,
@@ -63,8 +77,25 @@ export class OrdersService {
     );
   }
 
-  get(orderId: string): Promise<Order | undefined> {
-    return this.deps.orders.get(orderId);
+  /**
+   * The order from the hot cache, else from the source of truth (an order past the order
+   * retention has left the cache). Only a cache miss asks the SoT, so an outage of it fails
+   * only those reads: `RetryableError`, as the SoT may answer in a moment, never a 404 that
+   * would tell the client the order does not exist.
+   */
+  async get(orderId: string): Promise<KnownOrder | undefined> {
+    const cached = await this.deps.orders.get(orderId);
+    if (cached) return cached;
+    try {
+      return await this.deps.sot.order(orderId);
+    } catch (error) {
+      throw new RetryableError(
+        'service_unavailable',
+        'the source of truth is unavailable; retry shortly',
+        SOT_RETRY_AFTER_MS,
+        { cause: error },
+      );
+    }
   }
 
   /** Tells `listener` of every change of the order (this process's and others'); returns the stop. */
@@ -72,8 +103,12 @@ export class OrdersService {
     return this.deps.orders.watch(orderId, listener);
   }
 
-  /** See `Intake.cancel`: `current` is the order as the caller read it. */
-  cancel(current: Order): Promise<Order | undefined> {
+  /**
+   * See `Intake.cancel`: `current` is the order as the caller read it. An archived order is
+   * terminal and only in the source of truth: `not_cancellable`, saying why.
+   */
+  cancel(current: KnownOrder): Promise<Order | undefined> {
+    if (isArchived(current)) return Promise.reject(archivedNotCancellable(current));
     return this.deps.intake.cancel(current);
   }
 
@@ -110,4 +145,13 @@ export class OrdersService {
     if (outcome) await this.confirmPayment(outcome);
     return outcome;
   }
+}
+
+function archivedNotCancellable(order: ArchivedOrder): TerminalError {
+  return new TerminalError(
+    'not_cancellable',
+    `order ${order.orderId} is ${order.status} and past the order retention ` +
+      '(ORDERFLOW_ORDER_RETENTION): it is kept only in the source of truth and cannot be cancelled',
+    { details: { status: order.status, archived: true } },
+  );
 }

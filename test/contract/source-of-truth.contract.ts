@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Order } from '../../src/domain/order.js';
+import { applyTransition, type Order } from '../../src/domain/order.js';
 import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
 import { ManualClock, type SqlFixture, type SqlFixtureFactory } from './fixture.js';
 import { makeOrder } from './support.js';
@@ -157,6 +157,67 @@ export function describeSourceOfTruthContract(
         { status: 'COMPLETED', orders: 2, revenue_cents: 2 * order.total.amount },
         { status: 'REFUNDED', orders: 1, revenue_cents: order.total.amount },
       ]);
+    });
+
+    it('answers a written order as the cache had it: items, total, history, owner, reason', async () => {
+      let order = makeOrder({
+        owner: 'shop-frontend',
+        items: [
+          { sku: 'B456', qty: 1, unitPrice: { amount: 4900, currency: 'USD' } },
+          { sku: 'A123', qty: 2, unitPrice: { amount: 1999, currency: 'USD' } },
+        ],
+      });
+      order = applyTransition(order, 'RESERVED', '2030-01-01T12:00:01.000Z');
+      order = applyTransition(order, 'PAYMENT_FAILED', '2030-01-01T12:00:02.500Z', {
+        reason: 'card declined',
+      });
+      await sot.applyOrders([order]);
+      await sot.applyOrders([order]);
+      expect(await sot.order(order.orderId)).toEqual({
+        orderId: order.orderId,
+        status: 'PAYMENT_FAILED',
+        customerId: order.customerId,
+        email: order.email,
+        items: order.items,
+        total: order.total,
+        owner: 'shop-frontend',
+        history: order.history,
+        reason: 'card declined',
+        createdAt: order.createdAt,
+        updatedAt: '2030-01-01T12:00:02.500Z',
+        archived: true,
+      });
+      expect(await sot.order('nope')).toBeUndefined();
+    });
+
+    it('replaces the history of a completed order when it is refunded, once', async () => {
+      let order = makeOrder();
+      for (const [status, at] of [
+        ['RESERVED', '2030-01-01T12:00:01.000Z'],
+        ['PAID', '2030-01-01T12:00:02.000Z'],
+        ['COMPLETED', '2030-01-01T12:00:03.000Z'],
+      ] as const)
+        order = applyTransition(order, status, at, status === 'PAID' ? { paymentRef: 'pi_9' } : {});
+      await sot.applyOrders([order]);
+      const refunded = applyTransition(order, 'REFUNDED', '2030-01-02T08:00:00.000Z', {
+        reason: 'cancelled by the customer',
+      });
+      await sot.applyOrders([refunded]);
+      await sot.applyOrders([refunded, order]);
+      const archived = await sot.order(order.orderId);
+      expect(archived).toMatchObject({
+        status: 'REFUNDED',
+        paymentRef: 'pi_9',
+        reason: 'cancelled by the customer',
+        updatedAt: '2030-01-02T08:00:00.000Z',
+        history: refunded.history,
+      });
+      expect(
+        await fixture.rows(
+          `SELECT COUNT(*) AS n FROM order_history WHERE order_id = '${order.orderId}'`,
+        ),
+      ).toEqual([{ n: 5 }]);
+      expect(await onHand('A123')).toBe(100);
     });
 
     it('answers ping', async () => {

@@ -11,12 +11,14 @@ import {
  * every role reads the catalog (`products`: the api's product reads, every process's stock
  * gauges) and `schema_migrations` (to see the schema is current); the worker's fan-out
  * consumers write shipment requests and sales figures; the scheduler's sync-out writes
- * orders and their items and moves `on_hand` (the row lock it takes needs UPDATE on it);
- * the admin may also write whole products (the catalog admin). Nobody may create, alter or
+ * orders, their items and their history (replaced as an order moves on: DELETE) and moves
+ * `on_hand` (the row lock it takes needs UPDATE on it); the api reads orders, items and
+ * history (an order that has left the hot cache is answered from here); the admin may also
+ * write whole products (the catalog admin). Nobody may create, alter or
  * drop anything: the tables belong to the user that ran `orderflow migrate`.
  */
 const GRANTS: Readonly<Record<GrantRole, readonly string[]>> = {
-  api: ['SELECT ON schema_migrations, products'],
+  api: ['SELECT ON schema_migrations, products, orders, order_items, order_history'],
   worker: [
     'SELECT ON schema_migrations, products',
     'SELECT, INSERT ON shipments, sales_applied',
@@ -26,11 +28,13 @@ const GRANTS: Readonly<Record<GrantRole, readonly string[]>> = {
     'SELECT ON schema_migrations, products',
     'UPDATE (on_hand, updated_at) ON products',
     'SELECT, INSERT, UPDATE ON orders, order_items',
+    'SELECT, INSERT, DELETE ON order_history',
   ],
   admin: [
     'SELECT ON schema_migrations, products',
     'INSERT, UPDATE ON products',
     'SELECT, INSERT, UPDATE ON orders, order_items',
+    'SELECT, INSERT, DELETE ON order_history',
     'SELECT, INSERT ON shipments, sales_applied',
     'SELECT, INSERT, UPDATE ON sales_by_minute',
   ],
@@ -59,7 +63,8 @@ export function postgresGrants(options: PostgresGrantOptions): string {
   const { namespace, passwords, schema = 'public' } = options;
   assertGrantNamespace(namespace);
   const tables =
-    'schema_migrations, products, orders, order_items, shipments, sales_applied, sales_by_minute';
+    'schema_migrations, products, orders, order_items, order_history, shipments, sales_applied, ' +
+    'sales_by_minute';
   const statements = [`SET search_path = ${ident(schema)};`];
   for (const role of GRANT_ROLES) {
     const name = postgresRoleName(namespace, role);

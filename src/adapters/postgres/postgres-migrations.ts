@@ -59,6 +59,25 @@ export const SOURCE_OF_TRUTH_MIGRATIONS: readonly PostgresMigration[] = [
       );
     `,
   },
+  {
+    // What the API shows of an order that has left the hot cache. Orders recorded before
+    // this have no owner (only an admin key sees them) and no history rows.
+    id: 'source-of-truth/2-order-history',
+    sql: `
+      ALTER TABLE orders ADD COLUMN owner text NOT NULL DEFAULT '',
+        ADD COLUMN reason text,
+        ADD COLUMN updated_at timestamptz;
+      UPDATE orders SET updated_at = COALESCE(finalized_at, created_at);
+      ALTER TABLE order_items ADD COLUMN position integer;
+      CREATE TABLE order_history (
+        order_id text NOT NULL,
+        position integer NOT NULL,
+        status text NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (order_id, position)
+      );
+    `,
+  },
 ];
 
 /** Any constant, the same in every orderflow process: it serializes their migrations. */

@@ -1,10 +1,21 @@
 import type pg from 'pg';
 import { onHandEffect } from '../../domain/on-hand.js';
-import { quantitiesBySku, type Order } from '../../domain/order.js';
+import {
+  quantitiesBySku,
+  type ArchivedOrder,
+  type Order,
+  type StatusChange,
+  type OrderFacts,
+} from '../../domain/order.js';
 import { leadsTo, ORDER_STATUSES, type OrderStatus } from '../../domain/status.js';
 import type { Clock } from '../../ports/clock.js';
 import type { SourceOfTruth } from '../../ports/source-of-truth.js';
 import type { CatalogProduct } from '../../ports/stock-store.js';
+import {
+  toArchivedOrder,
+  type ArchivedItem,
+  type ArchivedOrderRow,
+} from '../shared/archived-order.js';
 import { migrate, SOURCE_OF_TRUTH_MIGRATIONS } from './postgres-migrations.js';
 import {
   createPostgresPool,
@@ -21,23 +32,44 @@ const PUT_PRODUCT = `INSERT INTO products (sku, name, price_cents, currency, on_
   ON CONFLICT (sku) DO UPDATE SET name = excluded.name, price_cents = excluded.price_cents,
     currency = excluded.currency, on_hand = excluded.on_hand, updated_at = excluded.updated_at`;
 const INSERT_ORDERS = `INSERT INTO orders (order_id, customer_id, email, status, total_cents,
-    currency, payment_ref, created_at, finalized_at)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[],
-    $7::text[], $8::timestamptz[], $9::timestamptz[])
+    currency, payment_ref, created_at, finalized_at, owner, reason, updated_at)
+  SELECT n.*, n.finalized_at FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],
+      $5::bigint[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::text[],
+      $11::text[])
+    AS n (order_id, customer_id, email, status, total_cents, currency, payment_ref, created_at,
+      finalized_at, owner, reason)
   ON CONFLICT (order_id) DO NOTHING
   RETURNING order_id`;
-const INSERT_ITEMS = `INSERT INTO order_items (order_id, sku, qty, unit_price_cents)
-  SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[])
+const INSERT_ITEMS = `INSERT INTO order_items (order_id, sku, qty, unit_price_cents, position)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::bigint[], $5::integer[])
   ON CONFLICT (order_id, sku) DO NOTHING`;
+const DELETE_HISTORY = 'DELETE FROM order_history WHERE order_id = ANY($1::text[])';
+const INSERT_HISTORY = `INSERT INTO order_history (order_id, position, status, at)
+  SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::timestamptz[])`;
+/** ISO 8601 in UTC with milliseconds, as the orders carry their times. */
+const ISO = (column: string): string =>
+  `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+/** One statement, so one snapshot: the items and history are those of the row read. */
+const ORDER = `SELECT o.order_id, o.customer_id, o.email, o.status, o.total_cents, o.currency,
+    o.payment_ref, o.owner, o.reason, ${ISO('o.created_at')} AS created_at,
+    ${ISO('COALESCE(o.updated_at, o.finalized_at, o.created_at)')} AS updated_at,
+    COALESCE((SELECT json_agg(json_build_object('sku', i.sku, 'qty', i.qty,
+        'unitCents', i.unit_price_cents) ORDER BY i.position, i.sku COLLATE "C")
+      FROM order_items i WHERE i.order_id = o.order_id), '[]') AS items,
+    COALESCE((SELECT json_agg(json_build_object('status', h.status, 'at', ${ISO('h.at')})
+        ORDER BY h.position)
+      FROM order_history h WHERE h.order_id = o.order_id), '[]') AS history
+  FROM orders o WHERE o.order_id = $1`;
 /**
  * Moves existing orders forward. `was` holds the rows locked (FOR UPDATE returns their latest
  * committed version), so `was.status` is the status this statement replaced: two processes
  * applying the same refund cannot both see COMPLETED.
  */
 const ADVANCE_ORDERS = `UPDATE orders o SET status = n.status, finalized_at = n.finalized_at,
-    payment_ref = COALESCE(n.payment_ref, o.payment_ref)
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-      AS n (order_id, status, payment_ref, finalized_at),
+    updated_at = n.finalized_at, payment_ref = COALESCE(n.payment_ref, o.payment_ref),
+    reason = n.reason
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $6::text[])
+      AS n (order_id, status, payment_ref, finalized_at, reason),
     (SELECT order_id, status FROM orders WHERE order_id = ANY($1::text[])
       ORDER BY order_id FOR UPDATE) AS was
   WHERE o.order_id = n.order_id AND was.order_id = n.order_id AND o.status = was.status
@@ -71,6 +103,11 @@ const PING: TimedQuery = { text: 'SELECT 1', query_timeout: 2_000 };
 const FORWARD: readonly string[] = ORDER_STATUSES.flatMap((from) =>
   ORDER_STATUSES.filter((to) => leadsTo(from, to)).map((to) => `${from}>${to}`),
 );
+
+interface OrderRow extends ArchivedOrderRow {
+  readonly items: readonly ArchivedItem[];
+  readonly history: readonly StatusChange[];
+}
 
 interface ProductRow {
   readonly sku: string;
@@ -135,6 +172,11 @@ export class PostgresSourceOfTruth implements SourceOfTruth {
       const inserted = await insertOrders(client, batch);
       const existing = batch.filter((order) => !inserted.has(order.orderId));
       const advanced = await advanceOrders(client, existing);
+      const moved = new Set([...inserted, ...advanced.map((row) => row.order_id)]);
+      await replaceHistories(
+        client,
+        batch.filter((order) => moved.has(order.orderId)),
+      );
       const moves = [
         ...batch
           .filter((order) => inserted.has(order.orderId))
@@ -154,7 +196,12 @@ export class PostgresSourceOfTruth implements SourceOfTruth {
     });
   }
 
-  async requestShipment(order: Order, at: number): Promise<void> {
+  async order(orderId: string): Promise<ArchivedOrder | undefined> {
+    const { rows } = await this.pool.query<OrderRow>(ORDER, [orderId]);
+    return rows[0] && toArchivedOrder(rows[0], rows[0].items, rows[0].history);
+  }
+
+  async requestShipment(order: OrderFacts, at: number): Promise<void> {
     const items = [...quantitiesBySku(order.items)].map(([sku, qty]) => ({ sku, qty }));
     await this.pool.query(INSERT_SHIPMENT, [
       order.orderId,
@@ -163,7 +210,7 @@ export class PostgresSourceOfTruth implements SourceOfTruth {
     ]);
   }
 
-  async recordSale(order: Order, status: string, at: number): Promise<void> {
+  async recordSale(order: OrderFacts, status: string, at: number): Promise<void> {
     const minute = new Date(at - (at % 60_000)).toISOString();
     await this.pool.query(RECORD_SALE, [order.orderId, status, minute, order.total.amount]);
   }
@@ -214,18 +261,22 @@ async function insertOrders(client: pg.PoolClient, batch: readonly Order[]): Pro
     batch.map((order) => order.paymentRef ?? null),
     batch.map((order) => order.createdAt),
     batch.map((order) => order.updatedAt),
+    batch.map((order) => order.owner),
+    batch.map((order) => order.reason ?? null),
   ]);
   const inserted = new Set(rows.map((row) => row.order_id));
   if (inserted.size === 0) return inserted;
-  const items: [string[], string[], number[], number[]] = [[], [], [], []];
+  const items: [string[], string[], number[], number[], number[]] = [[], [], [], [], []];
   for (const order of batch) {
     if (!inserted.has(order.orderId)) continue;
     const unitPrices = new Map(order.items.map((line) => [line.sku, line.unitPrice.amount]));
+    let position = 0;
     for (const [sku, qty] of quantitiesBySku(order.items)) {
       items[0].push(order.orderId);
       items[1].push(sku);
       items[2].push(qty);
       items[3].push(unitPrices.get(sku) ?? 0);
+      items[4].push(position++);
     }
   }
   await client.query(INSERT_ITEMS, items);
@@ -250,8 +301,28 @@ async function advanceOrders(
     orders.map((order) => order.paymentRef ?? null),
     orders.map((order) => order.updatedAt),
     FORWARD,
+    orders.map((order) => order.reason ?? null),
   ]);
   return rows;
+}
+
+/**
+ * The history of each order written or moved on by this batch, as that version of it has
+ * it (a refund's is the longer one): replaced whole, in the batch's transaction.
+ */
+async function replaceHistories(client: pg.PoolClient, orders: readonly Order[]): Promise<void> {
+  if (orders.length === 0) return;
+  await client.query(DELETE_HISTORY, [orders.map((order) => order.orderId)]);
+  const rows: [string[], number[], string[], string[]] = [[], [], [], []];
+  for (const order of orders) {
+    order.history.forEach(({ status, at }, position) => {
+      rows[0].push(order.orderId);
+      rows[1].push(position);
+      rows[2].push(status);
+      rows[3].push(at);
+    });
+  }
+  await client.query(INSERT_HISTORY, rows);
 }
 
 /**

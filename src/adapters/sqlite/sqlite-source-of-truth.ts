@@ -1,9 +1,16 @@
 import { onHandEffect, type OnHandEffect } from '../../domain/on-hand.js';
-import { quantitiesBySku, type Order } from '../../domain/order.js';
+import {
+  quantitiesBySku,
+  type ArchivedOrder,
+  type Order,
+  type StatusChange,
+  type OrderFacts,
+} from '../../domain/order.js';
 import { leadsTo, type OrderStatus } from '../../domain/status.js';
 import type { Clock } from '../../ports/clock.js';
 import type { SourceOfTruth } from '../../ports/source-of-truth.js';
 import type { CatalogProduct } from '../../ports/stock-store.js';
+import { toArchivedOrder, type ArchivedOrderRow } from '../shared/archived-order.js';
 import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
 
 const MIGRATIONS: readonly SqliteMigration[] = [
@@ -55,6 +62,25 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    // What the API shows of an order that has left the hot cache. Orders recorded before
+    // this have no owner (only an admin key sees them) and no history rows.
+    id: 'source-of-truth/2-order-history',
+    sql: `
+      ALTER TABLE orders ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE orders ADD COLUMN reason TEXT;
+      ALTER TABLE orders ADD COLUMN updated_at TEXT;
+      UPDATE orders SET updated_at = COALESCE(finalized_at, created_at);
+      ALTER TABLE order_items ADD COLUMN position INTEGER;
+      CREATE TABLE order_history (
+        order_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        PRIMARY KEY (order_id, position)
+      );
+    `,
+  },
 ];
 
 const PRODUCTS = 'SELECT sku, name, price_cents, currency, on_hand FROM products ORDER BY sku';
@@ -65,13 +91,25 @@ const PUT_PRODUCT = `INSERT INTO products (sku, name, price_cents, currency, on_
     currency = excluded.currency, on_hand = excluded.on_hand, updated_at = excluded.updated_at`;
 const ORDER_STATUS = 'SELECT status FROM orders WHERE order_id = ?';
 const INSERT_ORDER = `INSERT INTO orders (order_id, customer_id, email, status, total_cents, currency,
-    payment_ref, created_at, finalized_at)
-  VALUES (@orderId, @customerId, @email, @status, @totalCents, @currency, @paymentRef, @createdAt, @finalizedAt)
+    payment_ref, created_at, finalized_at, owner, reason, updated_at)
+  VALUES (@orderId, @customerId, @email, @status, @totalCents, @currency, @paymentRef, @createdAt,
+    @finalizedAt, @owner, @reason, @finalizedAt)
   ON CONFLICT (order_id) DO NOTHING`;
-const INSERT_ITEM = `INSERT INTO order_items (order_id, sku, qty, unit_price_cents) VALUES (?, ?, ?, ?)
+const INSERT_ITEM = `INSERT INTO order_items (order_id, sku, qty, unit_price_cents, position)
+  VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (order_id, sku) DO NOTHING`;
-const UPDATE_ORDER = `UPDATE orders SET status = ?, finalized_at = ?, payment_ref = COALESCE(?, payment_ref)
-  WHERE order_id = ?`;
+const UPDATE_ORDER = `UPDATE orders SET status = @status, finalized_at = @updatedAt,
+    updated_at = @updatedAt, payment_ref = COALESCE(@paymentRef, payment_ref), reason = @reason
+  WHERE order_id = @orderId`;
+const DELETE_HISTORY = 'DELETE FROM order_history WHERE order_id = ?';
+const INSERT_HISTORY =
+  'INSERT INTO order_history (order_id, position, status, at) VALUES (?, ?, ?, ?)';
+const ORDER = `SELECT order_id, customer_id, email, status, total_cents, currency, payment_ref,
+    owner, reason, created_at, COALESCE(updated_at, finalized_at, created_at) AS updated_at
+  FROM orders WHERE order_id = ?`;
+const ORDER_ITEMS =
+  'SELECT sku, qty, unit_price_cents FROM order_items WHERE order_id = ? ORDER BY position, sku';
+const ORDER_HISTORY = 'SELECT status, at FROM order_history WHERE order_id = ? ORDER BY position';
 /** on_hand moves by `sign` (an `OnHandEffect`) × the order's quantities as recorded here. */
 const MOVE_STOCK = `UPDATE products SET
     on_hand = on_hand + @sign * (SELECT i.qty FROM order_items i WHERE i.order_id = @orderId AND i.sku = products.sku),
@@ -83,6 +121,12 @@ const INSERT_SALE_APPLIED = 'INSERT OR IGNORE INTO sales_applied (order_id, stat
 const ADD_SALE = `INSERT INTO sales_by_minute (minute, status, orders, revenue_cents) VALUES (?, ?, 1, ?)
   ON CONFLICT (minute, status) DO UPDATE SET orders = orders + 1,
     revenue_cents = revenue_cents + excluded.revenue_cents`;
+
+interface ItemRow {
+  readonly sku: string;
+  readonly qty: number;
+  readonly unit_price_cents: number;
+}
 
 interface ProductRow {
   readonly sku: string;
@@ -139,7 +183,16 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
     });
   }
 
-  requestShipment(order: Order, at: number): Promise<void> {
+  /**
+   * Read in one synchronous turn: this process's writes (batched on the event loop) cannot
+   * come between the row, its items and its history.
+   */
+  order(orderId: string): Promise<ArchivedOrder | undefined> {
+    // The executor runs at once; a failing read rejects rather than throws.
+    return new Promise((resolve) => resolve(this.readOrder(orderId)));
+  }
+
+  requestShipment(order: OrderFacts, at: number): Promise<void> {
     const items = JSON.stringify(
       [...quantitiesBySku(order.items)].map(([sku, qty]) => ({ sku, qty })),
     );
@@ -152,7 +205,7 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
     });
   }
 
-  recordSale(order: Order, status: string, at: number): Promise<void> {
+  recordSale(order: OrderFacts, status: string, at: number): Promise<void> {
     const minute = new Date(at).toISOString().slice(0, 16);
     return this.database.write((db) => {
       if (
@@ -180,6 +233,19 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
     return Promise.resolve();
   }
 
+  private readOrder(orderId: string): ArchivedOrder | undefined {
+    const db = this.database;
+    const row = db.statement<[string], ArchivedOrderRow>(ORDER).get(orderId);
+    if (!row) return undefined;
+    const items = db.statement<[string], ItemRow>(ORDER_ITEMS).all(orderId);
+    const history = db.statement<[string], StatusChange>(ORDER_HISTORY).all(orderId);
+    return toArchivedOrder(
+      row,
+      items.map(({ sku, qty, unit_price_cents }) => ({ sku, qty, unitCents: unit_price_cents })),
+      history,
+    );
+  }
+
   /** Records the order, or moves its record forward, and on_hand with it (`onHandEffect`). */
   private applyOrder(db: SqliteDatabase, order: Order, now: string): void {
     const was = db
@@ -188,6 +254,7 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
     if (was === undefined) this.insertOrder(db, order);
     else if (leadsTo(was, order.status)) this.updateOrder(db, order);
     else return;
+    this.replaceHistory(db, order);
     const effect = onHandEffect(was, order.status);
     if (effect !== 0) this.moveStock(db, order.orderId, effect, now);
   }
@@ -203,21 +270,34 @@ export class SqliteSourceOfTruth implements SourceOfTruth {
       paymentRef: order.paymentRef ?? null,
       createdAt: order.createdAt,
       finalizedAt: order.updatedAt,
+      owner: order.owner,
+      reason: order.reason ?? null,
     });
-    const insertItem = db.statement<[string, string, number, number], never>(INSERT_ITEM);
+    const insertItem = db.statement<[string, string, number, number, number], never>(INSERT_ITEM);
     const unitPrices = new Map(order.items.map((line) => [line.sku, line.unitPrice.amount]));
+    let position = 0;
     for (const [sku, qty] of quantitiesBySku(order.items)) {
-      insertItem.run(order.orderId, sku, qty, unitPrices.get(sku) ?? 0);
+      insertItem.run(order.orderId, sku, qty, unitPrices.get(sku) ?? 0, position++);
     }
   }
 
   private updateOrder(db: SqliteDatabase, order: Order): void {
-    db.statement<[string, string, string | null, string], never>(UPDATE_ORDER).run(
-      order.status,
-      order.updatedAt,
-      order.paymentRef ?? null,
-      order.orderId,
-    );
+    db.statement<[Record<string, string | null>], never>(UPDATE_ORDER).run({
+      status: order.status,
+      updatedAt: order.updatedAt,
+      paymentRef: order.paymentRef ?? null,
+      reason: order.reason ?? null,
+      orderId: order.orderId,
+    });
+  }
+
+  /** The order's history as this version of it has it (a refund's is the longer one). */
+  private replaceHistory(db: SqliteDatabase, order: Order): void {
+    db.statement<[string], never>(DELETE_HISTORY).run(order.orderId);
+    const insert = db.statement<[string, number, string, string], never>(INSERT_HISTORY);
+    order.history.forEach(({ status, at }, position) => {
+      insert.run(order.orderId, position, status, at);
+    });
   }
 
   private moveStock(

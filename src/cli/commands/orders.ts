@@ -109,6 +109,9 @@ function renderOrder(order: OrderView, timeline: Timeline): string {
     timeline.events.length === 0
       ? 'timeline: no events of this order left in the log (older than the replay window)'
       : renderTimeline(timeline),
+    ...(timeline.complete === false && timeline.events.length > 0
+      ? ['', `note: ${timeline.note ?? 'events older than the log retention are gone'}`]
+      : []),
   ].join('\n');
 }
 

@@ -26,6 +26,7 @@ import {
   TimelineView,
 } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
+import { durationText } from '../../workflow/admin-service.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -211,6 +212,9 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
       config: { scope: 'admin:read' },
       schema: {
         summary: "Every event of an order from the log, in order, with each consumer's outcome",
+        description:
+          'The log keeps events for ORDERFLOW_LOG_RETENTION: an older order answers `complete: false` ' +
+          'with a note, and with `events: []` once none is left; 404 only for an order nobody knows.',
         tags,
         security: SECURED,
         params: OrderIdParams,
@@ -219,10 +223,14 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     },
     async (request) => {
       const { id } = request.params;
-      const traces = await admin.timeline(id);
+      const logRetentionMs = ctx.config.retention.logMs;
+      const { events, complete, note } = await admin.timeline(id, logRetentionMs);
       return {
         orderId: id,
-        events: traces.map(({ event, outcomes }) => ({
+        logRetention: logRetentionMs === 0 ? '0' : durationText(logRetentionMs),
+        complete,
+        ...(note !== undefined && { note }),
+        events: events.map(({ event, outcomes }) => ({
           seq: event.seq,
           id: event.id,
           type: event.type,

@@ -14,6 +14,7 @@ import {
   PlaceOrderHeaders,
   SECURED,
 } from '../schemas.js';
+import type { KnownOrder } from '../../workflow/orders-service.js';
 import type { HttpDeps } from './deps.js';
 
 export function locationOf(orderId: string): string {
@@ -26,8 +27,11 @@ function acceptedAnswer(order: Order): StoredResponse {
   return { status: 202, body, headers: { location: locationOf(order.orderId) } };
 }
 
-/** The order as a client sees it: no owner, IP or payment method. */
-export function orderView(order: Order): OrderView {
+/**
+ * The order as a client sees it: no owner, IP or payment method. The same shape whether it
+ * was read from the hot cache or, past the order retention, from the source of truth.
+ */
+export function orderView(order: KnownOrder): OrderView {
   return {
     orderId: order.orderId,
     status: order.status,
@@ -43,11 +47,11 @@ export function orderView(order: Order): OrderView {
 }
 
 /** The order if it exists and the caller may see it; `404` alike for both, so ids do not leak. */
-export function visibleOrder(
+export function visibleOrder<T extends KnownOrder>(
   principal: Principal,
-  order: Order | undefined,
+  order: T | undefined,
   orderId: string,
-): Order {
+): T {
   if (!order || !canSee(principal, order.owner))
     throw new TerminalError('not_found', `no order ${orderId}`);
   return order;
@@ -98,6 +102,9 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
       config: { scope: 'orders:read' },
       schema: {
         summary: 'An order, with its status history',
+        description:
+          'A finished order past the order retention (ORDERFLOW_ORDER_RETENTION) is answered from the ' +
+          'source of truth, in the same shape; 503 with Retry-After while that is unreachable.',
         tags: ['orders'],
         security: SECURED,
         params: OrderIdParams,
@@ -117,7 +124,8 @@ export const orderRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx, metr
       schema: {
         summary: 'Ask for a cancel',
         description:
-          'Before payment the stock is released (CANCELLED); after it the payment is refunded (REFUNDED).',
+          'Before payment the stock is released (CANCELLED); after it the payment is refunded (REFUNDED). ' +
+          'An order past the order retention (ORDERFLOW_ORDER_RETENTION) is 409 not_cancellable.',
         tags: ['orders'],
         security: SECURED,
         params: OrderIdParams,
