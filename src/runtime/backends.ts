@@ -1,6 +1,7 @@
 import type { Clock } from '../ports/clock.js';
 import type { Mailer } from '../ports/mailer.js';
 import type { PaymentGateway, PaymentWebhooks } from '../ports/payment-gateway.js';
+import type { RetentionPolicy } from '../ports/retention.js';
 import { SOT_DATABASE_MISSING, type SourceOfTruth } from '../ports/source-of-truth.js';
 import { MemoryRateCounter } from '../adapters/memory/memory-rate-counter.js';
 import { ConfigError, type Config } from './config.js';
@@ -30,12 +31,13 @@ export async function openBackends(config: Config, clock: Clock): Promise<Backen
         'with Redis and NATS, ORDERFLOW_DATABASE_URL (PostgreSQL) is required too',
       );
     }
-    return openDistributed(redisUrl, natsUrl, databaseUrl, namespace, clock);
+    return openDistributed(redisUrl, natsUrl, databaseUrl, namespace, config.retention, clock);
   }
   const { openSqliteBackend } = await import('../adapters/sqlite/sqlite-backend.js');
   const embedded = openSqliteBackend(dataDir, clock, {
     synchronous: sqliteSync,
     commitWindowMs: config.sqliteCommitWindowMs,
+    retention: config.retention,
   });
   let sot: SourceOfTruth = embedded.sot;
   let problems: Backends['problems'];
@@ -89,14 +91,15 @@ async function openDistributed(
   natsUrl: string,
   databaseUrl: string,
   namespace: string,
+  retention: RetentionPolicy,
   clock: Clock,
 ): Promise<Backends> {
   const [{ openNatsEventLog }, { openRedisBackend }] = await Promise.all([
     import('../adapters/nats/nats-event-log.js'),
     import('../adapters/redis/redis-backend.js'),
   ]);
-  const log = await openNatsEventLog({ url: natsUrl, namespace, clock });
-  const redis = await openRedisBackend({ url: redisUrl, namespace, log, clock }).catch(
+  const log = await openNatsEventLog({ url: natsUrl, namespace, clock, retention });
+  const redis = await openRedisBackend({ url: redisUrl, namespace, log, clock, retention }).catch(
     async (error: unknown) => {
       await log.close();
       throw error;

@@ -23,6 +23,8 @@ export interface MetricSources {
   /** Its state is reported when it is a circuit breaker (a Stripe-compatible provider). */
   readonly payments: PaymentGateway;
   readonly clock: Clock;
+  /** `ORDERFLOW_DLQ_LIMIT`: the dead letters a group may hold, beside how many it holds. */
+  readonly deadLetterLimit?: number;
   readonly logger?: Pick<Logger, 'warn'>;
 }
 
@@ -144,6 +146,13 @@ function collectStoreMetrics(
     'inFlight',
   );
   groupGauge('orderflow_consumer_dead_letters', 'Dead letters waiting, by consumer group.', 'dlq');
+  if (sources.deadLetterLimit !== undefined) {
+    new Gauge({
+      name: 'orderflow_consumer_dead_letter_limit',
+      help: 'Dead letters one consumer group may hold (ORDERFLOW_DLQ_LIMIT); past it its failing events stay in the log, retried, until letters are redriven or discarded.',
+      registers: [registry],
+    }).set(sources.deadLetterLimit);
+  }
 
   const readBacklog = everyScrape(reader('sync_backlog', () => sources.outbox.size()));
   const backlog: Gauge = new Gauge({

@@ -19,6 +19,8 @@ export interface Metrics {
   readonly scheduleRuns: Counter<'schedule' | 'outcome'>;
   /** Times a circuit opened after being closed (see `PaymentCircuitBreaker.onTrip`). */
   readonly breakerTrips: Counter<'breaker'>;
+  /** What retention passes removed from the hot stores (`events`, `orders`, `reservations`). */
+  readonly retentionRemoved: Counter<'store'>;
 }
 
 export function createMetrics(): Metrics {
@@ -55,6 +57,12 @@ export function createMetrics(): Metrics {
       name: 'orderflow_circuit_breaker_trips_total',
       help: 'Times a circuit breaker opened after being closed, by breaker.',
       labelNames: ['breaker'],
+      registers: [registry],
+    }),
+    retentionRemoved: new Counter({
+      name: 'orderflow_retention_removed_total',
+      help: 'What retention removed from the hot stores, by store (events, orders, reservations).',
+      labelNames: ['store'],
       registers: [registry],
     }),
   };

@@ -26,7 +26,12 @@ export async function migrateEngines(config: Config, clock: Clock): Promise<stri
   }
   if (config.natsUrl !== undefined) {
     const { openNatsEventLog } = await import('../adapters/nats/nats-event-log.js');
-    const log = await openNatsEventLog({ url: config.natsUrl, namespace: config.namespace, clock });
+    const log = await openNatsEventLog({
+      url: config.natsUrl,
+      namespace: config.namespace,
+      clock,
+      retention: config.retention,
+    });
     await log.close();
     done.push(`NATS streams of namespace ${config.namespace} up to date`);
   }

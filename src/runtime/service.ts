@@ -9,6 +9,7 @@ import type { ConsumerDefinition } from '../workflow/define-consumer.js';
 import { builtInConsumers } from '../workflow/fan-out.js';
 import { Intake } from '../workflow/intake.js';
 import { announceExpiredHolds, fanOutHandler, sagaHandler } from '../workflow/pipeline.js';
+import { applyRetention, retentionIntervalMs } from '../workflow/retention.js';
 import { OrderSaga } from '../workflow/saga.js';
 import { SourceOfTruthSync } from '../workflow/sync.js';
 import { AdminService } from '../workflow/admin-service.js';
@@ -113,7 +114,13 @@ export class Service {
     const sync = this.sync;
     collectMetrics(
       metrics,
-      { ...backends, payments: payments.gateway, clock, logger },
+      {
+        ...backends,
+        payments: payments.gateway,
+        clock,
+        logger,
+        deadLetterLimit: config.retention.deadLettersPerGroup,
+      },
       { fromStores: options.storeMetrics ?? true },
     );
     this.ctx = {
@@ -277,6 +284,11 @@ export class Service {
         );
       },
     );
+    this.scheduler.every('retention', retentionIntervalMs(config.retention), async () => {
+      const removed = await applyRetention(this.backends);
+      for (const store of ['events', 'orders', 'reservations'] as const)
+        if (removed[store] > 0) this.metrics.retentionRemoved.inc({ store }, removed[store]);
+    });
   }
 
   private async seedDemoCatalog(): Promise<void> {

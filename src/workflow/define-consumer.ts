@@ -1,4 +1,4 @@
-import type { Order } from '../domain/order.js';
+import type { OrderFacts } from '../domain/order.js';
 import type { OrderStatus } from '../domain/status.js';
 import type { StartAt } from '../ports/event-log.js';
 
@@ -41,7 +41,7 @@ export interface ConsumerContext {
   /** When it was reached (ISO 8601). */
   readonly at: string;
   /** The order as it is now (it may have moved on since). */
-  readonly order: Order;
+  readonly order: OrderFacts;
   /** The log's sequence number of the event: replays repeat it. */
   readonly seq: number;
   /**

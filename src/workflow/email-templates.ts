@@ -1,5 +1,5 @@
 import type { Money } from '../domain/money.js';
-import type { Order } from '../domain/order.js';
+import type { OrderFacts } from '../domain/order.js';
 import type { OrderStatus } from '../domain/status.js';
 import type { Mail } from '../ports/mailer.js';
 
@@ -41,7 +41,7 @@ function escapeHtml(text: string): string {
 }
 
 /** The email for an order that reached a terminal status; its id makes it unique. */
-export function statusEmail(order: Order, status: OrderStatus): Mail {
+export function statusEmail(order: OrderFacts, status: OrderStatus): Mail {
   const headline = HEADLINES[status] ?? `Your order is now ${status}.`;
   const reason = order.reason !== undefined && status !== 'COMPLETED' ? order.reason : undefined;
   const lines = order.items.map(

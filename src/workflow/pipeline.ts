@@ -3,6 +3,7 @@ import { asOrderEvent, type OrderEvent } from '../domain/events.js';
 import type { Clock } from '../ports/clock.js';
 import type { EventLog, LogEvent } from '../ports/event-log.js';
 import type { IdempotencyStore } from '../ports/idempotency-store.js';
+import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { ConsumerDefinition } from './define-consumer.js';
@@ -26,6 +27,8 @@ export interface FanOutDeps {
   readonly orders: OrderStore;
   /** Keeps the `once` effect ledger: which effects ran to completion. */
   readonly idempotency: IdempotencyStore;
+  /** Where an order that left the cache is read from. */
+  readonly sot: Pick<SourceOfTruth, 'order'>;
 }
 
 /**
@@ -34,12 +37,14 @@ export interface FanOutDeps {
  */
 export function fanOutHandler(
   definition: ConsumerDefinition,
-  { orders, idempotency }: FanOutDeps,
+  { orders, idempotency, sot }: FanOutDeps,
 ): (event: LogEvent) => Promise<void> {
   return async (event) => {
     const data = orderEventOf(event);
     if (data.type !== 'OrderStatusChanged' || !definition.on.includes(data.status)) return;
-    const order = await orders.get(event.key);
+    // An order that left the cache (a group lagging past the order retention, a dead letter
+    // redriven late) is read from the source of truth; one in neither was abandoned.
+    const order = (await orders.get(event.key)) ?? (await sot.order(event.key));
     if (!order) return;
     await definition.handle({
       status: data.status,

@@ -7,6 +7,7 @@ import type { Clock } from '../ports/clock.js';
 import type { EventLog, NewEvent } from '../ports/event-log.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { ChargeResult, PaymentGateway } from '../ports/payment-gateway.js';
+import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { ReserveResult, StockStore } from '../ports/stock-store.js';
 import { toLogEvent } from './log-event.js';
 import { step } from './step.js';
@@ -14,6 +15,12 @@ import { step } from './step.js';
 export interface SagaDeps {
   readonly orders: OrderStore;
   readonly stock: StockStore;
+  /**
+   * Where an order that left the cache (past the order retention) is: such an order is
+   * finished, so a late event of it (a redriven dead letter, say) neither recreates it nor
+   * releases its reservation, which the sale already took.
+   */
+  readonly sot: Pick<SourceOfTruth, 'order'>;
   readonly payments: PaymentGateway;
   readonly log: EventLog;
   readonly clock: Clock;
@@ -141,6 +148,7 @@ export class OrderSaga {
   /** Takes the order as far as it can go now. */
   async advance(orderId: string, trigger: Trigger = {}): Promise<void> {
     let order = await this.deps.orders.get(orderId);
+    if (!order && (await this.archived(orderId))) return;
     if (!order && trigger.placed) {
       await this.deps.orders.create(trigger.placed);
       order = await this.deps.orders.get(orderId);
@@ -160,6 +168,15 @@ export class OrderSaga {
       if (!next) return;
       order = next;
     }
+  }
+
+  /**
+   * Whether an order the cache does not have is one the source of truth holds (it left the
+   * cache after the order retention) rather than one the intake abandoned. Asked only on a
+   * cache miss; a source of truth that is down fails the delivery, which is retried.
+   */
+  private async archived(orderId: string): Promise<boolean> {
+    return (await this.deps.sot.order(orderId)) !== undefined;
   }
 
   /**
@@ -454,7 +471,7 @@ export class OrderSaga {
       // this process did meanwhile (a hold) follows the status that won.
       const current = await this.deps.orders.get(order.orderId);
       if (!current) {
-        await this.deps.stock.release(order.orderId);
+        if (!(await this.archived(order.orderId))) await this.deps.stock.release(order.orderId);
         return undefined;
       }
       if (current.status !== order.status) {

@@ -100,6 +100,8 @@ export class SourceOfTruthSync {
       );
       // Refused: a newer run marks them itself (it takes the same entries, still here).
       fenced(marked.every(Boolean));
+      // From here the SoT answers for them: the cache may let them go after the retention.
+      await orders.settled(terminal.map(({ orderId, status }) => ({ orderId, status })));
       await outbox.done(entries);
       written += terminal.length;
       if (entries.length < limit) break;

@@ -15,8 +15,8 @@ export interface Cluster {
   readonly databaseUrl: string;
   readonly env: Env;
   readonly services: Service[];
-  /** Starts one more process of `role` on the cluster. */
-  add(role: Role, env?: Env): Promise<Service>;
+  /** Starts one more process of `role` on the cluster (`args` for `orderflow start`). */
+  add(role: Role, env?: Env, args?: readonly string[]): Promise<Service>;
   /** Rows of the cluster's source of truth. */
   sql<T>(text: string, params?: unknown[]): Promise<T[]>;
   /** Stops the processes and drops the database, the streams and the keys. */
@@ -51,8 +51,15 @@ export async function startCluster(roles: readonly Role[], env: Env = {}): Promi
     ...env,
   };
   const services: Service[] = [];
-  const add = async (role: Role, extra: Env = {}): Promise<Service> => {
-    const service = await startService({ env: { ...shared, ORDERFLOW_ROLE: role, ...extra } });
+  const add = async (
+    role: Role,
+    extra: Env = {},
+    args: readonly string[] = [],
+  ): Promise<Service> => {
+    const service = await startService({
+      env: { ...shared, ORDERFLOW_ROLE: role, ...extra },
+      args,
+    });
     services.push(service);
     return service;
   };

@@ -89,4 +89,29 @@ describe('source-of-truth sync', () => {
     expect(await sync.syncIn()).toBe(1);
     expect(await available()).toBe(18);
   });
+
+  it('lets an order leave the cache only once sync-out wrote it and the retention passed', async () => {
+    await backend.close();
+    backend = openSqliteBackend(dir, systemClock, {
+      retention: { logMs: 0, orderMs: 100, deadLettersPerGroup: 10, logMaxBytes: 0 },
+    });
+    const sync = new SourceOfTruthSync({ ...backend, clock: systemClock });
+    await sync.putProduct({ sku: 'X1', name: 'x', price: usd(100), onHand: 10 });
+    const synced = await sold(1);
+    await sync.syncOut();
+    const waiting = await sold(2); // in the outbox, not yet in the SoT
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(await backend.orders.evictSettled()).toBe(1);
+    expect(await backend.orders.get(synced.orderId)).toBeUndefined();
+    expect(await backend.sot.order(synced.orderId)).toMatchObject({
+      orderId: synced.orderId,
+      status: 'COMPLETED',
+      archived: true,
+    });
+    expect(await backend.orders.get(waiting.orderId)).toBeDefined();
+    // Synced now, but only just: it stays for the retention.
+    await sync.syncOut();
+    expect(await backend.orders.evictSettled()).toBe(0);
+    expect(await backend.orders.get(waiting.orderId)).toBeDefined();
+  });
 });

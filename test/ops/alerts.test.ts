@@ -150,6 +150,7 @@ describe('alerting rules and dashboard against a live /metrics', () => {
       rules.filter((rule) => metricNamesOf(rule.expr).includes(metric)).map((rule) => rule.alert);
     // DLQ not empty, lag growing, sync stale, intake error rate, p99 over budget, breaker open.
     expect(reads('orderflow_consumer_dead_letters')).not.toEqual([]);
+    expect(reads('orderflow_consumer_dead_letter_limit')).not.toEqual([]);
     expect(reads('orderflow_consumer_lag')).not.toEqual([]);
     expect(reads('orderflow_sync_last_success_timestamp_seconds')).not.toEqual([]);
     expect(reads('orderflow_http_request_duration_seconds_count')).not.toEqual([]);
