@@ -26,6 +26,8 @@ export interface Child {
   stop(graceMs?: number): Promise<void>;
   /** Resident memory now and at its peak, in bytes (Linux /proc), undefined once gone. */
   rss(): Promise<{ now: number; peak: number } | undefined>;
+  /** An orderflow process's data directory (its SQLite files in the embedded default). */
+  readonly dataDir?: string;
 }
 
 export interface SpawnOptions {
@@ -138,6 +140,7 @@ export async function startOrderflow(
     );
     return {
       ...child,
+      dataDir,
       stop: async (graceMs) => {
         await child.stop(graceMs);
         await rm(dataDir, { recursive: true, force: true });

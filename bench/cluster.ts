@@ -10,6 +10,10 @@ async function admin(sql: string): Promise<void> {
 
 export interface BenchCluster {
   readonly api: Child;
+  /** Prefixes its Redis keys and NATS streams. */
+  readonly namespace: string;
+  /** Its PostgreSQL database. */
+  readonly database: string;
   /** Every process: the api first, then the scheduler and the workers. */
   readonly processes: readonly Child[];
   stop(): Promise<void>;
@@ -19,7 +23,11 @@ export interface BenchCluster {
  * An `api`, a `scheduler` and `workers` worker processes on a fresh namespace (Redis keys,
  * NATS streams) and a fresh PostgreSQL database, all dropped on stop.
  */
-export async function startCluster(workers: number, cpus?: string): Promise<BenchCluster> {
+export async function startCluster(
+  workers: number,
+  cpus?: string,
+  extraEnv: Record<string, string> = {},
+): Promise<BenchCluster> {
   const suffix = randomBytes(5).toString('hex');
   const namespace = `bench_${suffix}`;
   const database = `orderflow_bench_${suffix}`;
@@ -31,6 +39,7 @@ export async function startCluster(workers: number, cpus?: string): Promise<Benc
     ORDERFLOW_NATS_URL: ENGINES.nats,
     ORDERFLOW_DATABASE_URL: url.toString(),
     ORDERFLOW_NAMESPACE: namespace,
+    ...extraEnv,
   };
   const started: Child[] = [];
   const cleanUp = async (): Promise<void> => {
@@ -50,5 +59,5 @@ export async function startCluster(workers: number, cpus?: string): Promise<Benc
   }
   const [api] = started;
   if (!api) throw new Error('no api process');
-  return { api, processes: started, stop: cleanUp };
+  return { api, namespace, database, processes: started, stop: cleanUp };
 }

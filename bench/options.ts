@@ -2,7 +2,10 @@
 export interface BenchOptions {
   /** `--quick`: one run, short loads, small counts (about a minute in all). */
   readonly quick: boolean;
-  /** `--soak`: only the long memory run (not part of the default run). */
+  /**
+   * `--soak`: only the long run (not part of the default run): `soakOrders` orders with
+   * retentions of `soakRetention`, what the stores hold sampled at every fifth of them.
+   */
   readonly soak: boolean;
   /** `--variants=bare,embedded,...`: which variants, in this order. */
   readonly variants: readonly VariantName[];
@@ -22,6 +25,8 @@ export interface BenchOptions {
   readonly openSeconds: number;
   readonly soakOrders: number;
   readonly soakSampleMs: number;
+  /** `--soak-retention=30s`: ORDERFLOW_LOG_RETENTION and ORDERFLOW_ORDER_RETENTION of the soak. */
+  readonly soakRetention: string;
   /** How the open loop learns when orders completed (`--latency-via=history`: read afterwards). */
   readonly latencyVia: LatencyVia;
   /** Upper bound of every wait for a backlog to drain. */
@@ -58,7 +63,7 @@ function parseVariants(text: string | undefined): VariantName[] {
 export function parseOptions(args: readonly string[]): BenchOptions {
   const quick = args.includes('--quick');
   const soak = args.includes('--soak');
-  const variants = parseVariants(flag(args, 'variants') ?? (soak ? 'embedded' : undefined));
+  const variants = parseVariants(flag(args, 'variants') ?? (soak ? 'embedded,dist-1w' : undefined));
   return {
     quick,
     soak,
@@ -75,8 +80,9 @@ export function parseOptions(args: readonly string[]): BenchOptions {
     hotInFlight: 200,
     openRate: numberFlag(args, 'open-rate', 1_000),
     openSeconds: numberFlag(args, 'open-seconds', quick ? 2 : 10),
-    soakOrders: numberFlag(args, 'soak-orders', quick ? 10_000 : 100_000),
+    soakOrders: numberFlag(args, 'soak-orders', quick ? 20_000 : 500_000),
     soakSampleMs: numberFlag(args, 'soak-sample-s', 5) * 1000,
+    soakRetention: flag(args, 'soak-retention') ?? '30s',
     latencyVia: flag(args, 'latency-via') === 'history' ? 'history' : 'sse',
     drainTimeoutMs: numberFlag(args, 'drain-timeout-s', quick ? 60 : 300) * 1000,
   };

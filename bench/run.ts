@@ -54,7 +54,7 @@ function describe(options: BenchOptions, plan: ReturnType<typeof planCpus>): str
     ? `load generator on CPU ${plan.loadCpus}, servers on CPU ${plan.serverCpus} (taskset; shared engines unpinned)`
     : 'not pinned';
   if (options.soak)
-    return `orderflow bench --soak: ${options.soakOrders} orders per variant, ${options.e2eInFlight} in flight, memory every ${options.soakSampleMs / 1000} s; ${pinning}`;
+    return `orderflow bench --soak: ${options.soakOrders} orders per variant, ${options.e2eInFlight} in flight, log and order retention ${options.soakRetention}, the stores read at every fifth, memory every ${options.soakSampleMs / 1000} s; ${pinning}`;
   return [
     `orderflow bench${options.quick ? ' --quick' : ''}: ${options.runs} run(s) per variant, ${plan.cores} cores, ${pinning}`,
     `intake ${options.connections} connections × ${options.intakeSeconds} s; end to end ${options.e2eOrders} orders over ${options.e2eSkus} SKUs, ${options.e2eInFlight} in flight;`,

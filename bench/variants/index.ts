@@ -13,16 +13,21 @@ export const LABELS: Record<VariantName, string> = {
 };
 
 /** Starts one variant afresh, its servers on `cpus`. */
-export function startVariant(name: VariantName, cpus: string | undefined): Promise<Target> {
+export function startVariant(
+  name: VariantName,
+  cpus: string | undefined,
+  /** Added to orderflow's environment (the soak's retentions); the peers ignore it. */
+  env: Record<string, string> = {},
+): Promise<Target> {
   switch (name) {
     case 'bare':
       return startBare(cpus);
     case 'embedded':
-      return startEmbedded(cpus);
+      return startEmbedded(cpus, env);
     case 'dist-1w':
-      return startDistributed(1, cpus);
+      return startDistributed(1, cpus, env);
     case 'dist-2w':
-      return startDistributed(2, cpus);
+      return startDistributed(2, cpus, env);
     case 'bullmq':
       return startBullmq(cpus);
   }

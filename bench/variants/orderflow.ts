@@ -2,7 +2,14 @@ import { KEYS, startOrderflow, type Child } from '../child.js';
 import { startCluster } from '../cluster.js';
 import { SseTracker } from '../load/sse.js';
 import type { VariantName } from '../options.js';
-import { TERMINAL, type MemorySample, type Progress, type Target } from './target.js';
+import { clusterStorage, embeddedStorage } from './storage.js';
+import {
+  TERMINAL,
+  type MemorySample,
+  type Progress,
+  type StorageSample,
+  type Target,
+} from './target.js';
 
 const ADMIN = { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' };
 
@@ -53,6 +60,7 @@ function orderflowTarget(
   processes: readonly Child[],
   startMs: number,
   stop: () => Promise<void>,
+  storage: () => Promise<StorageSample>,
 ): Target {
   const url = api.url;
   return {
@@ -90,24 +98,47 @@ function orderflowTarget(
     completions: (via) =>
       new SseTracker(url, { authorization: `Bearer ${KEYS.client}` }, via === 'sse'),
     memory: () => memoryOf(processes),
+    storage,
     stop,
   };
 }
 
-/** orderflow's embedded default: one process, SQLite, zero set-up. */
-export async function startEmbedded(cpus: string | undefined): Promise<Target> {
-  const child = await startOrderflow({}, cpus);
-  return orderflowTarget('embedded', child, [child], child.startMs, () => child.stop());
+/** orderflow's embedded default: one process, SQLite, zero set-up (`env` added to its own). */
+export async function startEmbedded(
+  cpus: string | undefined,
+  env: Record<string, string> = {},
+): Promise<Target> {
+  const child = await startOrderflow(env, cpus);
+  const { dataDir } = child;
+  return orderflowTarget(
+    'embedded',
+    child,
+    [child],
+    child.startMs,
+    () => child.stop(),
+    () => (dataDir === undefined ? Promise.resolve({}) : embeddedStorage(dataDir)),
+  );
 }
 
 /**
  * orderflow on Redis + NATS JetStream + PostgreSQL: api, scheduler and `workers` workers;
  * its start time is the whole cluster's (fresh database and namespace included).
  */
-export async function startDistributed(workers: 1 | 2, cpus: string | undefined): Promise<Target> {
+export async function startDistributed(
+  workers: 1 | 2,
+  cpus: string | undefined,
+  env: Record<string, string> = {},
+): Promise<Target> {
   const started = performance.now();
-  const cluster = await startCluster(workers, cpus);
+  const cluster = await startCluster(workers, cpus, env);
   const startMs = performance.now() - started;
   const name = workers === 1 ? 'dist-1w' : 'dist-2w';
-  return orderflowTarget(name, cluster.api, cluster.processes, startMs, () => cluster.stop());
+  return orderflowTarget(
+    name,
+    cluster.api,
+    cluster.processes,
+    startMs,
+    () => cluster.stop(),
+    () => clusterStorage(cluster.namespace, cluster.database),
+  );
 }

@@ -21,6 +21,20 @@ export interface MemorySample {
   readonly heapUsed: number | undefined;
 }
 
+/** What the hot stores and the source of truth hold on disk or in memory; absent: not there. */
+export interface StorageSample {
+  /** The embedded hot file (log and caches) with its WAL. */
+  readonly hotBytes?: number;
+  /** The source of truth: the SQLite file, or the PostgreSQL database's size. */
+  readonly sotBytes?: number;
+  /** Redis `used_memory` (the whole server's). */
+  readonly redisBytes?: number;
+  /** Keys of the deployment's namespace in Redis. */
+  readonly redisKeys?: number;
+  readonly streamBytes?: number;
+  readonly streamMessages?: number;
+}
+
 /** For the latency load: when each accepted order became COMPLETED. */
 export interface CompletionTracker {
   /** Called on every 202 with the order id and the client's clock (Date.now()) at the answer. */
@@ -54,6 +68,8 @@ export interface Target {
   /** `sse`: follow each order's event stream where the variant has one; `history`: read orders afterwards. */
   completions(via: LatencyVia): CompletionTracker;
   memory(): Promise<MemorySample>;
+  /** What its stores hold; only orderflow's variants have it. */
+  storage?(): Promise<StorageSample>;
   stop(): Promise<void>;
 }
 
