@@ -169,5 +169,28 @@ export function describeCacheRetentionContract(name: string, factory: RetentionC
       await stock.release('held');
       expect(await level()).toBe(8);
     });
+
+    it("removes a synced order's refusal: a refused order's record goes too", async () => {
+      const { stock } = await openWith();
+      await stock.reconcile([product('A', 1)]);
+      expect(await stock.reserve('refused', [{ sku: 'A', qty: 5 }], EXPIRES)).toEqual({
+        ok: false,
+        shortSkus: ['A'],
+      });
+      await stock.reconcile([product('A', 10)]);
+      // Remembered: the same order is refused again, whatever the stock now.
+      expect(await stock.reserve('refused', [{ sku: 'A', qty: 5 }], EXPIRES)).toMatchObject({
+        ok: false,
+      });
+      await stock.markSynced('refused', false);
+      await pass(PAST_RETENTION_MS);
+      await eventually(async () => {
+        await stock.evictSettled();
+        expect(await stock.reserve('refused', [{ sku: 'A', qty: 5 }], EXPIRES)).toEqual({
+          ok: true,
+          expiresAt: EXPIRES,
+        });
+      }, EXPIRY_TIMEOUT_MS);
+    });
   });
 }

@@ -57,6 +57,15 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       CREATE INDEX reservations_synced ON reservations (synced_at) WHERE synced_at IS NOT NULL;
     `,
   },
+  {
+    // A refusal (the order ended FAILED_NO_STOCK) leaves with its order too.
+    id: 'stock-store/5-refusal-retention',
+    sql: `
+      ALTER TABLE reservation_refusals ADD COLUMN synced_at INTEGER;
+      CREATE INDEX reservation_refusals_synced ON reservation_refusals (synced_at)
+        WHERE synced_at IS NOT NULL;
+    `,
+  },
 ];
 
 /** Reservation records one eviction write op removes: a few ms of the shared writer. */
@@ -115,6 +124,11 @@ const RECONCILE = `UPDATE stock SET
       - (SELECT COALESCE(SUM(qty), 0) FROM reservations WHERE sku = @sku AND state = 'held'))
   WHERE sku = @sku`;
 const MARK_SYNCED = 'UPDATE reservations SET sot_consumed = ?, synced_at = ? WHERE order_id = ?';
+const MARK_REFUSAL_SYNCED = 'UPDATE reservation_refusals SET synced_at = ? WHERE order_id = ?';
+/** Refusals synced before `@cutoff`: their order's retry would find the order ended anyway. */
+const EVICT_REFUSALS = `DELETE FROM reservation_refusals WHERE rowid IN (SELECT rowid
+  FROM reservation_refusals WHERE synced_at IS NOT NULL AND synced_at <= @cutoff
+  LIMIT ${EVICT_BATCH})`;
 /**
  * Records synced before `@cutoff` that no longer count in `RECONCILE`: never a hold, nor a
  * sale or a return the source of truth has not taken in yet.
@@ -262,6 +276,7 @@ export class SqliteStockStore implements StockStore {
         now,
         orderId,
       );
+      db.statement<[number, string], never>(MARK_REFUSAL_SYNCED).run(now, orderId);
       return true;
     });
   }
@@ -269,7 +284,9 @@ export class SqliteStockStore implements StockStore {
   async evictSettled(): Promise<number> {
     if (!this.retention || this.retention.orderMs <= 0) return 0;
     const params = { cutoff: this.retention.clock.now() - this.retention.orderMs };
-    return this.database.deleteInBatches(EVICT, params, EVICT_BATCH);
+    const records = await this.database.deleteInBatches(EVICT, params, EVICT_BATCH);
+    const refusals = await this.database.deleteInBatches(EVICT_REFUSALS, params, EVICT_BATCH);
+    return records + refusals;
   }
 
   close(): Promise<void> {
