@@ -56,6 +56,9 @@ const LOCK_RETRY_MS = 0.1;
 /** Only ever waited on with a timeout: a sleep that wakes within microseconds. */
 const LOCK_WAIT = new Int32Array(new SharedArrayBuffer(4));
 
+/** What the WAL is cut back to after a checkpoint (see `journal_size_limit`). */
+const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 /** Pages one write op of `reclaimFreePages` gives back: a few ms of the writer at most. */
 const RECLAIM_PAGES_PER_OP = 256;
 
@@ -118,6 +121,9 @@ export class SqliteDatabase {
     this.otherCommitsCheckMs = options.otherCommitsCheckMs ?? OTHER_COMMITS_CHECK_MS;
     this.commitWindowMs = options.commitWindowMs ?? 0;
     this.db.pragma('journal_mode = WAL');
+    // The WAL grows while readers keep a checkpoint from restarting it (a busy pipeline) and
+    // never shrinks by itself: past this size it is truncated back at the next checkpoint.
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     // Every op of a group commit runs in its own savepoint, and SQLite keeps the pages a
     // savepoint changes in a sub-journal so that it can roll just that op back: in a temp
     // file by default, one write per page per op. In memory they are copies, not syscalls.
