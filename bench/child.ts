@@ -24,7 +24,10 @@ export interface Child {
   readonly startMs: number;
   /** SIGTERM, then SIGKILL if it has not exited within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
-  /** Resident memory now and at its peak, in bytes (Linux /proc), undefined once gone. */
+  /**
+   * Resident memory now and at its peak, in bytes (Linux /proc), of the process and those it
+   * forked (the embedded pipeline); undefined once gone.
+   */
   rss(): Promise<{ now: number; peak: number } | undefined>;
   /** An orderflow process's data directory (its SQLite files in the embedded default). */
   readonly dataDir?: string;
@@ -50,6 +53,19 @@ async function procStatusBytes(
   } catch {
     return undefined;
   }
+}
+
+/** The process and the processes it forked (the embedded pipeline), their `field` summed. */
+async function treeStatusBytes(
+  pid: number | undefined,
+  field: string,
+): Promise<number | undefined> {
+  const own = await procStatusBytes(pid, field);
+  if (own === undefined || pid === undefined) return own;
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const pids = children.split(/\s+/).filter(Boolean).map(Number);
+  const theirs = await Promise.all(pids.map((child) => treeStatusBytes(child, field)));
+  return theirs.reduce<number>((sum, bytes) => sum + (bytes ?? 0), own);
 }
 
 /** Spawns `node <script> <args>` (pinned when `cpus` is set) and waits until `readyPath` answers 200. */
@@ -107,8 +123,8 @@ export async function spawnNode(
     },
     rss: async () => {
       // taskset execs node in place: the pid is node's.
-      const now = await procStatusBytes(child.pid, 'VmRSS');
-      const peak = await procStatusBytes(child.pid, 'VmHWM');
+      const now = await treeStatusBytes(child.pid, 'VmRSS');
+      const peak = await treeStatusBytes(child.pid, 'VmHWM');
       return now === undefined || peak === undefined ? undefined : { now, peak };
     },
   };

@@ -52,6 +52,7 @@ function verdict(
 /** The figures that must stay flat, with the slack a figure may move within. */
 const BOUNDED: readonly [string, (c: SoakCheckpoint) => number | undefined, number, string][] = [
   ['hot file', (c) => mib(c.storage.hotBytes), 16, 'MiB'],
+  ['WAL', (c) => mib(c.storage.walBytes), 16, 'MiB'],
   ['Redis memory', (c) => mib(c.storage.redisBytes), 16, 'MiB'],
   ['Redis keys', (c) => c.storage.redisKeys, 5_000, 'keys'],
   ['stream', (c) => mib(c.storage.streamBytes), 16, 'MiB'],
@@ -170,6 +171,7 @@ export function soakReport(result: SoakResult): string {
     String(c.s),
     String(c.ended),
     figure(mib(c.storage.hotBytes), 1),
+    figure(mib(c.storage.walBytes), 1),
     figure(mib(c.storage.sotBytes), 1),
     figure(mib(c.storage.redisBytes), 1),
     figure(c.storage.redisKeys),
@@ -186,6 +188,7 @@ export function soakReport(result: SoakResult): string {
         's',
         'ended',
         'hot file MiB',
+        'WAL MiB',
         'SoT MiB',
         'Redis MiB',
         'Redis keys',

@@ -14,7 +14,7 @@ async function sizeOf(path: string): Promise<number> {
   return (await stat(path).catch(() => undefined))?.size ?? 0;
 }
 
-/** The embedded default's files: the hot file with its WAL, and the source of truth. */
+/** The embedded default's files: the hot file, its WAL, and the source of truth. */
 export async function embeddedStorage(dataDir: string): Promise<StorageSample> {
   const hot = join(dataDir, SQLITE_FILES.hot);
   const [main, wal, sot] = await Promise.all([
@@ -22,7 +22,7 @@ export async function embeddedStorage(dataDir: string): Promise<StorageSample> {
     sizeOf(`${hot}-wal`),
     sizeOf(join(dataDir, SQLITE_FILES.sourceOfTruth)),
   ]);
-  return { hotBytes: main + wal, sotBytes: sot };
+  return { hotBytes: main, walBytes: wal, sotBytes: sot };
 }
 
 /** Keys of one namespace, counted with SCAN (never KEYS on a shared Redis). */

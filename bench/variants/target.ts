@@ -23,8 +23,10 @@ export interface MemorySample {
 
 /** What the hot stores and the source of truth hold on disk or in memory; absent: not there. */
 export interface StorageSample {
-  /** The embedded hot file (log and caches) with its WAL. */
+  /** The embedded hot file (log and caches)… */
   readonly hotBytes?: number;
+  /** …and its write-ahead log. */
+  readonly walBytes?: number;
   /** The source of truth: the SQLite file, or the PostgreSQL database's size. */
   readonly sotBytes?: number;
   /** Redis `used_memory` (the whole server's). */
