@@ -17,6 +17,11 @@ export interface SoakSample {
 export interface SoakCheckpoint extends SoakSample {
   readonly label: string;
   readonly storage: StorageSample;
+  /**
+   * Orders per second over the step that ended here: what the hot stores hold under a
+   * retention is about rate × retention, so a step at another rate holds another amount.
+   */
+  readonly stepPerS: number | undefined;
 }
 
 export interface SoakResult {
@@ -106,10 +111,13 @@ export async function soak(
     samples.push(taken);
     return taken;
   };
-  const checkpoint = async (label: string): Promise<void> => {
+  const checkpoint = async (label: string, stepPerS?: number): Promise<void> => {
     const [taken, storage] = await Promise.all([sample(), target.storage?.() ?? {}]);
-    checkpoints.push({ ...taken, label, storage });
-    process.stderr.write(`  ${variant} ${label}: ${JSON.stringify(storage)}\n`);
+    checkpoints.push({ ...taken, label, storage, stepPerS });
+    const memory = { rssMiB: Math.round(taken.rssMiB), stepPerS };
+    process.stderr.write(
+      `  ${variant} ${label}: ${JSON.stringify({ ...storage, ...memory, s: taken.s })}\n`,
+    );
   };
   let running = true;
   const sampler = (async () => {
@@ -126,13 +134,18 @@ export async function soak(
     let seconds = 0;
     for (let done = 0; done < options.soakOrders; done += step) {
       const count = Math.min(step, options.soakOrders - done);
+      let stepOrders = 0;
+      let stepSeconds = 0;
       for (let sent = 0; sent < count; sent += CHUNK) {
         const chunk = Math.min(CHUNK, count - sent);
         const run = await endToEnd(target, skus, chunk, options.e2eInFlight, 60 * 60_000);
-        orders += run.orders;
-        seconds += run.ms / 1000;
+        stepOrders += run.orders;
+        stepSeconds += run.ms / 1000;
       }
-      await checkpoint(`${Math.round((done + count) / 1000)}k`);
+      orders += stepOrders;
+      seconds += stepSeconds;
+      const stepPerS = Math.round(stepOrders / Math.max(stepSeconds, 1e-9));
+      await checkpoint(`${Math.round((done + count) / 1000)}k`, stepPerS);
     }
     running = false;
     await sampler;
@@ -180,6 +193,7 @@ export function soakReport(result: SoakResult): string {
     c.label,
     String(c.s),
     String(c.ended),
+    figure(c.stepPerS),
     figure(mib(c.storage.hotBytes), 1),
     figure(mib(c.storage.walBytes), 1),
     figure(mib(c.storage.sotBytes), 1),
@@ -197,6 +211,7 @@ export function soakReport(result: SoakResult): string {
         'orders',
         's',
         'ended',
+        'orders/s',
         'hot file MiB',
         'WAL MiB',
         'SoT MiB',
