@@ -13,16 +13,39 @@ import {
 
 const ADMIN = { authorization: `Bearer ${KEYS.admin}`, 'content-type': 'application/json' };
 
+/** A 503 (a backend read past its timeout on a busy machine) is asked again this often. */
+const UNAVAILABLE_RETRIES = 5;
+
 async function admin(url: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  for (let attempt = 1; ; attempt += 1) {
+    const answer = await adminOnce(url, method, path, body);
+    if (answer.status !== 503 || attempt >= UNAVAILABLE_RETRIES) return answer.read();
+    const retryAfterS = Number(answer.retryAfter ?? '1');
+    await new Promise((resolve) => setTimeout(resolve, 1000 * (retryAfterS || 1)));
+  }
+}
+
+async function adminOnce(
+  url: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; retryAfter: string | null; read: () => Promise<unknown> }> {
   const response = await fetch(url + path, {
     method,
     headers: ADMIN,
     body: body === undefined ? undefined : JSON.stringify(body),
     signal: AbortSignal.timeout(30_000),
   });
-  if (!response.ok)
-    throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
+  return {
+    status: response.status,
+    retryAfter: response.headers.get('retry-after'),
+    read: async () => {
+      if (!response.ok)
+        throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+      return response.json();
+    },
+  };
 }
 
 /** `orderflow_nodejs_heap_size_used_bytes` from a process's /metrics, if it answers. */
