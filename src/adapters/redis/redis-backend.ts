@@ -1,4 +1,5 @@
 import type { RetentionPolicy } from '../../ports/retention.js';
+import { effectTtlMs } from '../shared/effect-retention.js';
 import type { Clock } from '../../ports/clock.js';
 import type { EventLog } from '../../ports/event-log.js';
 import { RedisApiKeyStore } from './redis-api-key-store.js';
@@ -70,7 +71,12 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
   return {
     orders,
     stock: new RedisStockStore(connection, namespace, orderMs),
-    idempotency: new RedisIdempotencyStore(connection, namespace, clock),
+    idempotency: new RedisIdempotencyStore(
+      connection,
+      namespace,
+      clock,
+      effectTtlMs(options.retention),
+    ),
     outbox: new RedisSyncOutbox(connection, namespace, clock),
     lease: new RedisLease(connection, namespace),
     declineCounts: new RedisDeclineCounter(connection, namespace, clock, DECLINE_WINDOW_MS),

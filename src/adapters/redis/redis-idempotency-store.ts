@@ -4,6 +4,7 @@ import type {
   IdempotencyStore,
   StoredResponse,
 } from '../../ports/idempotency-store.js';
+import { DEFAULT_EFFECT_TTL_MS } from '../shared/effect-retention.js';
 import type { RedisConnection, RedisScript } from './redis-connection.js';
 
 /**
@@ -68,9 +69,6 @@ return 1
  */
 const IN_FLIGHT_CLAIM_MS = 10_000;
 
-/** How long a done effect is remembered: far longer than any redelivery or replay window. */
-const EFFECT_TTL_MS = 30 * 24 * 60 * 60 * 1000;
-
 /**
  * Idempotency keys in Redis, shared by every API process: the claim itself is stored (as
  * `in_flight` with the request's TTL), so two processes never both start one key. Records are
@@ -87,6 +85,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly connection: RedisConnection,
     private readonly namespace: string,
     private readonly clock: Clock,
+    /** How long a done effect is remembered (see `effectTtlMs`). */
+    private readonly effectTtlMs = DEFAULT_EFFECT_TTL_MS,
   ) {
     this.beginScript = connection.script('orderflowIdempotencyBegin', BEGIN);
     this.completeScript = connection.script('orderflowIdempotencyComplete', COMPLETE);
@@ -149,7 +149,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   async markDone(key: string): Promise<void> {
     const at = this.clock.now();
     await this.connection.run((client) =>
-      client.set(this.effectKey(key), at, 'PX', EFFECT_TTL_MS, 'NX'),
+      client.set(this.effectKey(key), at, 'PX', this.effectTtlMs, 'NX'),
     );
   }
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '../../ports/clock.js';
 import type { RetentionPolicy } from '../../ports/retention.js';
+import { effectTtlMs } from '../shared/effect-retention.js';
 import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { SqliteApiKeyStore } from './sqlite-api-key-store.js';
 import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
@@ -71,7 +72,7 @@ export function openSqliteBackend(
   const cache = retention && { clock, orderMs: retention.orderMs };
   const orders = new SqliteOrderStore(hot, log, cache);
   const stock = new SqliteStockStore(hot, cache);
-  const idempotency = new SqliteIdempotencyStore(hot, clock);
+  const idempotency = new SqliteIdempotencyStore(hot, clock, effectTtlMs(options.retention));
   const outbox = new SqliteSyncOutbox(hot, clock);
   const sot = new SqliteSourceOfTruth(sotDatabase, clock);
   const lease = new SqliteLease(hot, clock);

@@ -4,6 +4,7 @@ import type {
   IdempotencyStore,
   StoredResponse,
 } from '../../ports/idempotency-store.js';
+import { DEFAULT_EFFECT_TTL_MS } from '../shared/effect-retention.js';
 import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
 
 const MIGRATIONS: readonly SqliteMigration[] = [
@@ -26,6 +27,11 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       );
     `,
   },
+  {
+    // Done effects are forgotten once no event could repeat them (see effectTtlMs).
+    id: 'idempotency/2-effects-expiry',
+    sql: 'CREATE INDEX effects_at ON effects (at)',
+  },
 ];
 
 const SELECT =
@@ -36,8 +42,11 @@ const UPSERT_DONE = `INSERT INTO idempotency_keys (scope, key, fingerprint, stat
     response = excluded.response, expires_at = excluded.expires_at`;
 const PURGE = `DELETE FROM idempotency_keys WHERE rowid IN
   (SELECT rowid FROM idempotency_keys WHERE expires_at <= ? LIMIT 100)`;
-const WAS_DONE = 'SELECT 1 AS found FROM effects WHERE key = ?';
+const WAS_DONE = 'SELECT 1 AS found FROM effects WHERE key = ? AND at > ?';
 const MARK_DONE = 'INSERT OR IGNORE INTO effects (key, at) VALUES (?, ?)';
+/** A few expired effects per mark: the ledger sheds as fast as it grows. */
+const PURGE_EFFECTS = `DELETE FROM effects WHERE rowid IN
+  (SELECT rowid FROM effects WHERE at <= ? LIMIT 100)`;
 
 interface Claim {
   readonly fingerprint: string;
@@ -67,6 +76,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   constructor(
     source: SqliteDatabase | string,
     private readonly clock: Clock,
+    /** How long a done effect is remembered (see `effectTtlMs`). */
+    private readonly effectTtlMs = DEFAULT_EFFECT_TTL_MS,
   ) {
     ({ database: this.database, owned: this.owned } = openOrShare(source));
     this.database.migrate(MIGRATIONS);
@@ -157,8 +168,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   }
 
   wasDone(key: string): Promise<boolean> {
+    const since = this.clock.now() - this.effectTtlMs;
     return Promise.resolve(
-      this.database.statement<[string], { found: number }>(WAS_DONE).get(key) !== undefined,
+      this.database.statement<[string, number], { found: number }>(WAS_DONE).get(key, since) !==
+        undefined,
     );
   }
 
@@ -166,6 +179,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     const at = this.clock.now();
     return this.database.write((db) => {
       db.statement<[string, number], never>(MARK_DONE).run(key, at);
+      db.statement<[number], never>(PURGE_EFFECTS).run(at - this.effectTtlMs);
     });
   }
 
