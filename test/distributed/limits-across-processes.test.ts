@@ -61,7 +61,20 @@ describe.skipIf(!up)('two api processes on one namespace', () => {
     const redis = new Redis(ENGINES.redis, { lazyConnect: true });
     try {
       await redis.connect();
-      const [, keys] = await redis.scan('0', 'MATCH', `${cluster.namespace}:rate:*`, 'COUNT', 1000);
+      // SCAN to its end: one step reads only a slice of a Redis that holds other keys too.
+      const keys: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await redis.scan(
+          cursor,
+          'MATCH',
+          `${cluster.namespace}:rate:*`,
+          'COUNT',
+          1000,
+        );
+        keys.push(...batch);
+        cursor = next;
+      } while (cursor !== '0');
       expect(keys.length).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
