@@ -77,6 +77,14 @@ export type OrderFacts = Pick<
   | 'updatedAt'
 >;
 
+/** An order as a read finds it: in the hot cache, or archived in the source of truth. */
+export type KnownOrder = Order | ArchivedOrder;
+
+/** Whether the order was read from the source of truth: terminal, and never to move again. */
+export function isArchived(order: KnownOrder): order is ArchivedOrder {
+  return 'archived' in order;
+}
+
 /** What a status transition may record besides the status. */
 export interface TransitionPatch {
   readonly paymentRef?: string;

@@ -1,8 +1,7 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { Order } from '../domain/order.js';
+import { isArchived, type KnownOrder, type Order } from '../domain/order.js';
 import { isTerminal } from '../domain/status.js';
-import { isArchived, type KnownOrder } from '../workflow/orders-service.js';
 import { principalOf } from './auth.js';
 import { visibleOrder } from './routes/orders.js';
 import { ERROR_RESPONSES, OrderIdParams, SECURED } from './schemas.js';

@@ -18,6 +18,14 @@ export function parseDuration(name: string, text: string): number {
   return ms;
 }
 
+/** A duration as a setting would be written: its largest whole unit (`7d`, `36h`, `90s`); `0` for none. */
+export function formatDuration(ms: number): string {
+  if (ms <= 0) return '0';
+  const units = Object.entries(UNIT_MS).sort(([, a], [, b]) => b - a);
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
+}
+
 /** A duration, or 0 (`0`, `0ms`, `0s`) for none; unset is 0 too. */
 export function parseDurationOrOff(name: string, text: string | undefined): number {
   if (text === undefined || /^0(ms|s)?$/.test(text)) return 0;

@@ -1,5 +1,5 @@
 import { RetryableError, TerminalError } from '../domain/errors.js';
-import type { ArchivedOrder, Order } from '../domain/order.js';
+import type { Order } from '../domain/order.js';
 import { ORDER_STATUSES, type OrderStatus } from '../domain/status.js';
 import type { Clock } from '../ports/clock.js';
 import type {
@@ -20,6 +20,7 @@ import {
 } from './replay-job.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
+import { findOrder } from './order-lookup.js';
 import type { SourceOfTruthSync } from './sync.js';
 
 export interface AdminServiceDeps {
@@ -49,15 +50,11 @@ export interface SyncReport {
 /** An order's events as the log still has them, and whether that may be all of them. */
 export interface Timeline {
   readonly events: readonly EventTrace[];
-  /** The log retention (ms, 0 = every event kept) the answer was made under. */
-  readonly logRetentionMs: number;
   /**
    * False when the order was placed before now − the log retention: its first events may
    * have been removed (an order with none left is known all the same).
    */
   readonly complete: boolean;
-  /** Why the events may not be all, when `complete` is false. */
-  readonly note?: string;
 }
 
 /** One page of a list, newest or oldest first as the list says; `nextCursor` when there is more. */
@@ -155,41 +152,24 @@ export class AdminService {
     const complete =
       events.length > 0 &&
       (logRetentionMs === 0 || placedAt >= this.deps.clock.now() - logRetentionMs);
-    if (complete) return { events, logRetentionMs, complete };
-    const note =
-      `events older than the log retention (${durationText(logRetentionMs)}) ` +
-      'have been removed from the log';
-    return { events, logRetentionMs, complete, note };
+    return { events, complete };
   }
 
   /**
-   * When the order was placed (ms): from the cache, else the source of truth (an outage of
-   * it is retryable), else its oldest event left; undefined for an order nobody knows.
+   * When the order was placed (ms): from the cache, else the source of truth, else its
+   * oldest event left; undefined for an order nobody knows.
    */
   private async placedAt(
     orderId: string,
     events: readonly EventTrace[],
   ): Promise<number | undefined> {
-    const known = (await this.deps.orders.get(orderId)) ?? (await this.archived(orderId, events));
-    if (known) return Date.parse(known.createdAt);
-    return events[0]?.event.at;
-  }
-
-  /** The order from the SoT; with events in hand an outage is not fatal (they date it). */
-  private async archived(
-    orderId: string,
-    events: readonly EventTrace[],
-  ): Promise<ArchivedOrder | undefined> {
     try {
-      return await this.deps.sot.order(orderId);
+      const known = await findOrder(this.deps, orderId);
+      return known ? Date.parse(known.createdAt) : events[0]?.event.at;
     } catch (error) {
-      if (events.length > 0) return undefined;
-      throw new RetryableError(
-        'service_unavailable',
-        'the source of truth is unavailable; retry shortly',
-        1_000,
-        { cause: error },
-      );
+      // With events in hand an outage of the source of truth is not fatal: they date it.
+      if (events.length > 0) return events[0]?.event.at;
+      throw error;
     }
   }
 
@@ -254,18 +234,4 @@ function orderPosition([orderId]: readonly unknown[]): string | undefined {
 
 function letterPosition([at, id]: readonly unknown[]): { at: number; id: string } | undefined {
   return typeof at === 'number' && typeof id === 'string' ? { at, id } : undefined;
-}
-
-const DURATION_UNITS: readonly (readonly [string, number])[] = [
-  ['d', 86_400_000],
-  ['h', 3_600_000],
-  ['m', 60_000],
-  ['s', 1_000],
-];
-
-/** A duration as ORDERFLOW_* settings write it: its largest whole unit ("7d", "36h", "90s"). */
-export function durationText(ms: number): string {
-  for (const [unit, size] of DURATION_UNITS)
-    if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
 }

@@ -1,9 +1,10 @@
-import type { ArchivedOrder, Order } from '../domain/order.js';
+import { isArchived, type ArchivedOrder, type KnownOrder, type Order } from '../domain/order.js';
 import type { IdempotencyStore, StoredResponse } from '../ports/idempotency-store.js';
 import type { OrderStore } from '../ports/order-store.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
-import { RetryableError, TerminalError } from '../domain/errors.js';
+import { TerminalError } from '../domain/errors.js';
 import type { PaymentOutcome, PaymentWebhooks } from '../ports/payment-gateway.js';
+import { findOrder } from './order-lookup.js';
 import { runIdempotent, type IdempotentResult } from './idempotent.js';
 import type { Caller, Intake, PlaceOrderInput } from './intake.js';
 
@@ -12,7 +13,7 @@ export interface OrdersServiceDeps {
   readonly idempotency: IdempotencyStore;
   readonly intake: Intake;
   /** Where an order is read once it has left the hot cache (past the order retention). */
-  readonly sot: SourceOfTruth;
+  readonly sot: Pick<SourceOfTruth, 'order'>;
   /** The payment provider's webhooks, when it has them. */
   readonly webhooks?: PaymentWebhooks | undefined;
 }
@@ -27,17 +28,6 @@ export interface PlaceRequest {
   /** A key that could not be freed or marked after a failure (it lapses by itself). */
   readonly onKeyNotFreed?: (error: unknown) => void;
 }
-
-/** An order as a read finds it: in the hot cache, or archived in the source of truth. */
-export type KnownOrder = Order | ArchivedOrder;
-
-/** Whether the order was read from the source of truth: terminal, and never to move again. */
-export function isArchived(order: KnownOrder): order is ArchivedOrder {
-  return 'archived' in order;
-}
-
-/** How long the SoT is given to come back before a read is asked again (`Retry-After`). */
-const SOT_RETRY_AFTER_MS = 1_000;
 
 /**
  * The orders use cases the API offers: placing (idempotent per key), reading, watching,
@@ -77,25 +67,9 @@ export class OrdersService {
     );
   }
 
-  /**
-   * The order from the hot cache, else from the source of truth (an order past the order
-   * retention has left the cache). Only a cache miss asks the SoT, so an outage of it fails
-   * only those reads: `RetryableError`, as the SoT may answer in a moment, never a 404 that
-   * would tell the client the order does not exist.
-   */
-  async get(orderId: string): Promise<KnownOrder | undefined> {
-    const cached = await this.deps.orders.get(orderId);
-    if (cached) return cached;
-    try {
-      return await this.deps.sot.order(orderId);
-    } catch (error) {
-      throw new RetryableError(
-        'service_unavailable',
-        'the source of truth is unavailable; retry shortly',
-        SOT_RETRY_AFTER_MS,
-        { cause: error },
-      );
-    }
+  /** The order from the cache, else the source of truth (see `findOrder`). */
+  get(orderId: string): Promise<KnownOrder | undefined> {
+    return findOrder(this.deps, orderId);
   }
 
   /** Tells `listener` of every change of the order (this process's and others'); returns the stop. */

@@ -8,6 +8,7 @@ import type { OrderStore } from '../ports/order-store.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { ConsumerDefinition } from './define-consumer.js';
 import { toLogEvent } from './log-event.js';
+import { findOrder } from './order-lookup.js';
 import type { OrderSaga } from './saga.js';
 
 /** The event's data as an order event; a payload that is not one is dead-lettered at once. */
@@ -44,7 +45,7 @@ export function fanOutHandler(
     if (data.type !== 'OrderStatusChanged' || !definition.on.includes(data.status)) return;
     // An order that left the cache (a group lagging past the order retention, a dead letter
     // redriven late) is read from the source of truth; one in neither was abandoned.
-    const order = (await orders.get(event.key)) ?? (await sot.order(event.key));
+    const order = await findOrder({ orders, sot }, event.key);
     if (!order) return;
     await definition.handle({
       status: data.status,

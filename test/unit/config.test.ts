@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, parseApiKeys, parseDuration } from '../../src/runtime/config.js';
+import { formatDuration } from '../../src/runtime/config-values.js';
 import { backoffMs } from '../../src/runtime/backoff.js';
 
 describe('configuration', () => {
@@ -59,6 +60,15 @@ describe('configuration', () => {
     expect(parseDuration('X', '1500')).toBe(1500);
     expect(() => parseDuration('X', 'soon')).toThrow(ConfigError);
     expect(() => parseDuration('X', '0s')).toThrow(ConfigError);
+  });
+  it('writes a duration back as a setting would read: its largest whole unit', () => {
+    expect(formatDuration(7 * 86_400_000)).toBe('7d');
+    expect(formatDuration(36 * 3_600_000)).toBe('36h');
+    expect(formatDuration(90_000)).toBe('90s');
+    expect(formatDuration(1_500)).toBe('1500ms');
+    expect(formatDuration(0)).toBe('0');
+    for (const text of ['7d', '36h', '90s', '1500ms'])
+      expect(formatDuration(parseDuration('X', text))).toBe(text);
   });
   it('parses API keys into roles with a non-secret id', () => {
     const keys = parseApiKeys('client:abc, admin:def,client:ghi') ?? [];

@@ -26,7 +26,7 @@ import {
   TimelineView,
 } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
-import { durationText } from '../../workflow/admin-service.js';
+import { formatDuration } from '../../runtime/config-values.js';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -224,12 +224,15 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
     async (request) => {
       const { id } = request.params;
       const logRetentionMs = ctx.config.retention.logMs;
-      const { events, complete, note } = await admin.timeline(id, logRetentionMs);
+      const { events, complete } = await admin.timeline(id, logRetentionMs);
+      const logRetention = formatDuration(logRetentionMs);
       return {
         orderId: id,
-        logRetention: logRetentionMs === 0 ? '0' : durationText(logRetentionMs),
+        logRetention,
         complete,
-        ...(note !== undefined && { note }),
+        ...(!complete && {
+          note: `events older than the log retention (${logRetention}) have been removed from the log`,
+        }),
         events: events.map(({ event, outcomes }) => ({
           seq: event.seq,
           id: event.id,

@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod';
 import { TerminalError } from '../../domain/errors.js';
-import type { Order } from '../../domain/order.js';
+import type { KnownOrder, Order } from '../../domain/order.js';
 import type { StoredResponse } from '../../ports/idempotency-store.js';
 import { canSee, principalOf, type Principal } from '../auth.js';
 import { orUnavailable } from '../errors.js';
@@ -14,7 +14,6 @@ import {
   PlaceOrderHeaders,
   SECURED,
 } from '../schemas.js';
-import type { KnownOrder } from '../../workflow/orders-service.js';
 import type { HttpDeps } from './deps.js';
 
 export function locationOf(orderId: string): string {
