@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { RetryableError } from '../../domain/errors.js';
+import type { Clock } from '../../ports/clock.js';
 
 /** The slice of a prepared statement the adapters use. */
 export interface SqliteStatement<P extends unknown[], R> {
@@ -46,6 +47,15 @@ export interface SqliteDatabaseOptions {
    * file whose stores delete on a schedule (the hot file under a retention policy).
    */
   readonly reclaimsSpace?: boolean;
+}
+
+/**
+ * What a cache in the hot file keeps (the order and stock stores): its records leave
+ * `orderMs` after the source of truth came to hold them (`RetentionPolicy.orderMs`; 0: never).
+ */
+export interface SqliteCacheRetention {
+  readonly clock: Clock;
+  readonly orderMs: number;
 }
 
 /** `PRAGMA data_version` reads shared memory only: checking often costs next to nothing. */

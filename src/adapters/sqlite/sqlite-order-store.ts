@@ -1,10 +1,14 @@
 import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
 import { isCancellable, TERMINAL_STATUSES, type OrderStatus } from '../../domain/status.js';
-import type { Clock } from '../../ports/clock.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
 import type { OrderListQuery, OrderStore, SettledOrder } from '../../ports/order-store.js';
 import { OrderWatchers } from '../shared/order-watchers.js';
-import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
+import {
+  openOrShare,
+  type SqliteCacheRetention,
+  type SqliteDatabase,
+  type SqliteMigration,
+} from './sqlite-database.js';
 import { SqliteEventLog } from './sqlite-event-log.js';
 
 const MIGRATIONS: readonly SqliteMigration[] = [
@@ -99,12 +103,6 @@ function listSql(byStatus: boolean, paged: boolean): string {
 
 type Listener = (order: Order) => void;
 
-/** What the order cache keeps: `orderMs` as in `RetentionPolicy`; omitted or 0, every order. */
-export interface SqliteOrderRetention {
-  readonly clock: Clock;
-  readonly orderMs: number;
-}
-
 /**
  * The order cache in the hot SQLite file; every write joins the shared group commit. With
  * a log on the same file, the events a write emits commit in its transaction; with any
@@ -127,7 +125,7 @@ export class SqliteOrderStore implements OrderStore {
   constructor(
     source: SqliteDatabase | string,
     private readonly log?: EventLog,
-    private readonly retention?: SqliteOrderRetention,
+    private readonly retention?: SqliteCacheRetention,
   ) {
     ({ database: this.database, owned: this.owned } = openOrShare(source, {
       reclaimsSpace: retention !== undefined,

@@ -1,5 +1,4 @@
 import { quantitiesBySku } from '../../domain/order.js';
-import type { Clock } from '../../ports/clock.js';
 import type {
   CatalogProduct,
   ExpiredHold,
@@ -8,7 +7,12 @@ import type {
   StockLine,
   StockStore,
 } from '../../ports/stock-store.js';
-import { openOrShare, type SqliteDatabase, type SqliteMigration } from './sqlite-database.js';
+import {
+  openOrShare,
+  type SqliteCacheRetention,
+  type SqliteDatabase,
+  type SqliteMigration,
+} from './sqlite-database.js';
 
 const MIGRATIONS: readonly SqliteMigration[] = [
   {
@@ -151,12 +155,6 @@ interface StockRow {
   readonly reserved: number;
 }
 
-/** What the stock cache keeps: `orderMs` as in `RetentionPolicy`; omitted or 0, every record. */
-export interface SqliteStockRetention {
-  readonly clock: Clock;
-  readonly orderMs: number;
-}
-
 /**
  * The stock cache in the hot SQLite file. Every method is one writer op (so it joins the
  * shared group commit) keyed by order id; the reservation itself is one conditional UPDATE.
@@ -168,7 +166,7 @@ export class SqliteStockStore implements StockStore {
 
   constructor(
     source: SqliteDatabase | string,
-    private readonly retention?: SqliteStockRetention,
+    private readonly retention?: SqliteCacheRetention,
   ) {
     ({ database: this.database, owned: this.owned } = openOrShare(source, {
       reclaimsSpace: retention !== undefined,
