@@ -1,3 +1,4 @@
+import type { StreamInfo } from '@nats-io/jetstream';
 import type { RetentionPolicy } from '../../ports/retention.js';
 import { nanos } from '@nats-io/transport-node';
 import type { NatsContext } from './nats-connection.js';
@@ -23,9 +24,11 @@ export function maxAgeMs(maxAgeNanos: number | undefined): number {
  * floor while it has messages pending or unacked. Conservative: a filtered consumer's floor
  * may sit below messages not of its types, which only makes the answer older.
  */
-export async function oldestUnsettledAgeMs(context: NatsContext): Promise<number> {
+export async function oldestUnsettledAgeMs(
+  context: NatsContext,
+  stream: StreamInfo,
+): Promise<number> {
   const { jsm, names, clock } = context;
-  const stream = await jsm.streams.info(names.eventsStream);
   if (stream.state.messages === 0) return 0;
   let oldestSeq: number | undefined;
   for await (const consumer of jsm.consumers.list(names.eventsStream)) {

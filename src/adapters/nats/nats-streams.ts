@@ -42,9 +42,10 @@ export async function ensureStreams(context: NatsContext, retention: Retention):
  */
 export async function guardEventsStream(context: NatsContext, logMs: number): Promise<number> {
   const { jsm, names } = context;
-  const { config } = await jsm.streams.info(names.eventsStream);
+  const stream = await jsm.streams.info(names.eventsStream);
+  const { config } = stream;
   const current = maxAgeMs(config.max_age);
-  const wanted = guardedMaxAgeMs(logMs, current, await oldestUnsettledAgeMs(context));
+  const wanted = guardedMaxAgeMs(logMs, current, await oldestUnsettledAgeMs(context, stream));
   if (wanted !== current) {
     await jsm.streams.update(names.eventsStream, {
       subjects: config.subjects,
@@ -78,7 +79,7 @@ async function guardedAtStart(context: NatsContext, logMs: number): Promise<numb
     .catch(() => undefined);
   if (!existing) return logMs;
   const current = maxAgeMs(existing.config.max_age);
-  return guardedMaxAgeMs(logMs, current, await oldestUnsettledAgeMs(context));
+  return guardedMaxAgeMs(logMs, current, await oldestUnsettledAgeMs(context, existing));
 }
 
 function streamSpecs(names: NatsNames, retention: Retention, eventsMaxAgeMs: number): StreamSpec[] {
