@@ -7,6 +7,7 @@ import { NatsNames } from '../../src/adapters/nats/nats-subjects.js';
 import { SQLITE_FILES } from '../../src/adapters/sqlite/sqlite-files.js';
 import { ENGINES } from '../../test/helpers/engines.js';
 import { pgQuery } from '../../test/helpers/postgres.js';
+import { scanKeys } from '../../test/helpers/redis-keys.js';
 import type { StorageSample } from './target.js';
 
 /** Bytes of a file, 0 when it is not there (a WAL checkpointed away). */
@@ -23,18 +24,6 @@ export async function embeddedStorage(dataDir: string): Promise<StorageSample> {
     sizeOf(join(dataDir, SQLITE_FILES.sourceOfTruth)),
   ]);
   return { hotBytes: main, walBytes: wal, sotBytes: sot };
-}
-
-/** Keys of one namespace, counted with SCAN (never KEYS on a shared Redis). */
-async function namespaceKeys(redis: Redis, namespace: string): Promise<number> {
-  let keys = 0;
-  let cursor = '0';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 5000);
-    keys += batch.length;
-    cursor = next;
-  } while (cursor !== '0');
-  return keys;
 }
 
 /**
@@ -58,7 +47,7 @@ export async function clusterStorage(namespace: string, database: string): Promi
     );
     return {
       redisBytes: usedMemory,
-      redisKeys: await namespaceKeys(redis, namespace),
+      redisKeys: (await scanKeys(redis, `${namespace}:*`)).length,
       streamBytes: stream.state.bytes,
       streamMessages: stream.state.messages,
       sotBytes: Number(size?.bytes ?? Number.NaN),

@@ -11,6 +11,7 @@ import type { OrderStatus } from '../../src/domain/status.js';
 import type { RetentionPolicy } from '../../src/ports/retention.js';
 import { deleteNamespace, openRedis } from '../helpers/backends-redis.js';
 import { ENGINES, enginesUp, randomNamespace } from '../helpers/engines.js';
+import { scanKeys } from '../helpers/redis-keys.js';
 import { ManualClock } from './fixture.js';
 import { eventually, makeOrder } from './support.js';
 
@@ -66,22 +67,8 @@ describe.skipIf(!up)('redis retention', () => {
   };
 
   /** Every key of the namespace, by SCAN. */
-  const keyCount = async (): Promise<number> => {
-    let cursor = '0';
-    let count = 0;
-    do {
-      const [next, keys] = await connection.client.scan(
-        cursor,
-        'MATCH',
-        `${namespace}:*`,
-        'COUNT',
-        1000,
-      );
-      cursor = next;
-      count += keys.length;
-    } while (cursor !== '0');
-    return count;
-  };
+  const keyCount = async (): Promise<number> =>
+    (await scanKeys(connection.client, `${namespace}:*`)).length;
 
   describe('RedisOrderStore', () => {
     it('gives an order settled in its status the retention as TTL, and no other order', async () => {

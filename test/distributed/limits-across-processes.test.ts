@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DECLINED, errorCode, orderBody, totalOrders } from '../helpers/api.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
+import { scanKeys } from '../helpers/redis-keys.js';
 import { ENGINES, enginesUp } from '../helpers/engines.js';
 import type { Service } from '../helpers/service.js';
 import { waitFor } from '../helpers/wait.js';
@@ -61,20 +62,7 @@ describe.skipIf(!up)('two api processes on one namespace', () => {
     const redis = new Redis(ENGINES.redis, { lazyConnect: true });
     try {
       await redis.connect();
-      // SCAN to its end: one step reads only a slice of a Redis that holds other keys too.
-      const keys: string[] = [];
-      let cursor = '0';
-      do {
-        const [next, batch] = await redis.scan(
-          cursor,
-          'MATCH',
-          `${cluster.namespace}:rate:*`,
-          'COUNT',
-          1000,
-        );
-        keys.push(...batch);
-        cursor = next;
-      } while (cursor !== '0');
+      const keys = await scanKeys(redis, `${cluster.namespace}:rate:*`);
       expect(keys.length).toBeGreaterThan(0);
     } finally {
       redis.disconnect();
@@ -111,13 +99,7 @@ describe.skipIf(!up)('two api processes and a worker process on one namespace', 
       await redis.connect();
       await waitFor(
         async () => {
-          const [, keys] = await redis.scan(
-            '0',
-            'MATCH',
-            `${cluster.namespace}:declines:*`,
-            'COUNT',
-            1000,
-          );
+          const keys = await scanKeys(redis, `${cluster.namespace}:declines:*`);
           const counts = await Promise.all(keys.map((key) => redis.zcard(key)));
           return counts.some((n) => n >= DECLINE_LIMIT) || undefined;
         },
