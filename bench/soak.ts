@@ -1,4 +1,5 @@
 import { endToEnd } from './load/closed.js';
+import { waitCaughtUp } from './load/drain.js';
 import { stockSkus } from './load/orders.js';
 import type { BenchOptions, VariantName } from './options.js';
 import { renderTable } from './report/table.js';
@@ -40,9 +41,11 @@ export interface SoakResult {
 const MiB = 1024 * 1024;
 const CHECKPOINTS = 5;
 /**
- * Orders sent before the soak waits for them to end: a shop's steady trade, not a burst.
- * Sent all at once, the intake outruns the pipeline by minutes, and what the stores hold is
- * that backlog (kept, as it must be), not what retention leaves.
+ * Orders sent before the soak waits for them to end and for every consumer group and the
+ * sync to catch up: a shop's steady trade, not a burst. Sent all at once, the intake outruns
+ * the pipeline by minutes, and what the stores hold is that backlog (kept, as it must be:
+ * a group's unsettled events stay, an order stays until synced), not what retention leaves.
+ * Paced on the orders' end alone, the same holds of the slowest group (the fan-out).
  */
 const CHUNK = 2_000;
 
@@ -76,7 +79,7 @@ function mib(bytes: number | undefined): number | undefined {
 
 /**
  * `--soak`: `soakOrders` orders through one variant (50 in flight, 100 SKUs, 2,000 at a time,
- * each lot ended before the next) with the log and order retentions at `soakRetention`, so
+ * each lot ended, and every consumer group and the sync caught up, before the next) with the log and order retentions at `soakRetention`, so
  * that the hot stores reach their steady state early.
  * At every fifth of the orders, and once more when idle for two retentions, what the stores
  * hold (the embedded hot file, Redis memory and keys, the events stream) and the processes'
@@ -138,9 +141,12 @@ export async function soak(
       let stepSeconds = 0;
       for (let sent = 0; sent < count; sent += CHUNK) {
         const chunk = Math.min(CHUNK, count - sent);
+        const startedAt = performance.now();
         const run = await endToEnd(target, skus, chunk, options.e2eInFlight, 60 * 60_000);
+        if (!(await waitCaughtUp(target, 60 * 60_000)))
+          throw new Error(`${variant}: the consumers did not catch up within an hour`);
         stepOrders += run.orders;
-        stepSeconds += run.ms / 1000;
+        stepSeconds += (performance.now() - startedAt) / 1000;
       }
       orders += stepOrders;
       seconds += stepSeconds;

@@ -52,6 +52,8 @@ export async function endToEnd(
     before,
     accepted,
     Math.max(1000, deadline - performance.now()),
+    50,
+    answers.length - accepted,
   );
   const ms = drain.endedAt - started;
   return {

@@ -109,6 +109,8 @@ function orderflowTarget(
     progress: async (): Promise<Progress> => {
       const stats = (await admin(url, 'GET', '/v1/admin/stats')) as {
         orders: Record<string, number>;
+        consumers: Record<string, { lag: number; inFlight: number }>;
+        sync: { backlog: number };
       };
       let terminal = 0;
       let open = 0;
@@ -116,7 +118,9 @@ function orderflowTarget(
         if (TERMINAL.includes(status)) terminal += count;
         else open += count;
       }
-      return { terminal, open, byStatus: stats.orders };
+      const groups = Object.values(stats.consumers).map((group) => group.lag + group.inFlight);
+      const behind = Math.max(stats.sync.backlog, ...groups);
+      return { terminal, open, byStatus: stats.orders, behind };
     },
     completions: (via) =>
       new SseTracker(url, { authorization: `Bearer ${KEYS.client}` }, via === 'sse'),

@@ -7,6 +7,12 @@ export interface Progress {
   /** Orders accepted and not yet terminal (or, for a queue, jobs not yet done). */
   readonly open: number;
   readonly byStatus: Readonly<Record<string, number>>;
+  /**
+   * What the slowest part of the pipeline still has to do: the most events a consumer group
+   * has not settled (lag + in flight), or the sync backlog if larger; absent where the
+   * variant does not report it.
+   */
+  readonly behind?: number;
 }
 
 export interface StockView {
