@@ -34,7 +34,7 @@ export interface SoakResult {
   readonly checkpoints: readonly SoakCheckpoint[];
   /** The sample of highest RSS. */
   readonly peak: SoakSample | undefined;
-  /** Per figure: flat or growing from the first checkpoint (the warm-up) to the last. */
+  /** Per figure: flat or growing from the first checkpoint (the warm-up) to the highest later one. */
   readonly verdicts: Readonly<Record<string, string>>;
 }
 
@@ -49,18 +49,18 @@ const CHECKPOINTS = 5;
  */
 const CHUNK = 2_000;
 
-/** Flat unless `last` exceeds `warm` by more than 10 % and more than `slack`. */
+/** Flat unless `highest` exceeds `warm` by more than 10 % and more than `slack`. */
 function verdict(
   warm: number | undefined,
-  last: number | undefined,
+  highest: number | undefined,
   slack: number,
   unit: string,
 ): string {
-  if (warm === undefined || last === undefined || Number.isNaN(warm) || Number.isNaN(last))
+  if (warm === undefined || highest === undefined || Number.isNaN(warm) || Number.isNaN(highest))
     return 'not measured';
-  const growth = last - warm;
+  const growth = highest - warm;
   const word = growth > Math.max(warm * 0.1, slack) ? 'growing' : 'flat';
-  return `${word} (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} ${unit} from the first checkpoint)`;
+  return `${word} (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} ${unit} at most, from the first checkpoint)`;
 }
 
 /** The figures that must stay flat, with the slack a figure may move within. */
@@ -157,12 +157,14 @@ export async function soak(
     await sampler;
     await sleep(2 * retentionMs(retention));
     await checkpoint('idle');
-    const first = checkpoints[0];
-    const last = checkpoints.at(-1);
+    const [first, ...later] = checkpoints;
     const verdicts: Record<string, string> = {};
     for (const [name, read, slack, unit] of BOUNDED) {
-      if (first && read(first) !== undefined)
-        verdicts[name] = verdict(read(first), last && read(last), slack, unit);
+      if (!first || read(first) === undefined) continue;
+      // The highest later figure: a growth under load that idling gives back is growth too.
+      const figures = later.map(read).filter((value) => value !== undefined);
+      const highest = figures.length === 0 ? undefined : Math.max(...figures);
+      verdicts[name] = verdict(read(first), highest, slack, unit);
     }
     return {
       variant,

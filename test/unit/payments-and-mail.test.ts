@@ -34,6 +34,22 @@ describe('simulated payments', () => {
     const again = await new SimulatedPayments(0.5).charge(charge('pm_card_visa', 'k1'));
     expect(again).toEqual(first);
   });
+  it('remembers the latest payments only, and answers a forgotten key the same', async () => {
+    const payments = new SimulatedPayments(0, 3);
+    const charged = [];
+    for (let i = 0; i < 5; i += 1)
+      charged.push(
+        await payments.charge({ ...charge('pm_card_visa', `key-${i}`), orderId: `o${i}` }),
+      );
+    expect(await payments.find('o0')).toEqual({ status: 'none' });
+    expect(await payments.find('o1')).toEqual({ status: 'none' });
+    expect(await payments.find('o4')).toMatchObject({ status: 'succeeded' });
+    expect(await payments.charge({ ...charge('pm_card_visa', 'key-0'), orderId: 'o0' })).toEqual(
+      charged[0],
+    );
+    expect(await payments.find('o0')).toMatchObject({ status: 'succeeded' });
+    expect(await payments.find('o2')).toEqual({ status: 'none' });
+  });
   it('declines about the configured share at random', async () => {
     const payments = new SimulatedPayments(0.3);
     let declined = 0;
