@@ -33,6 +33,14 @@ const NEXT: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   REFUNDED: [],
 };
 
+/** A step of the machine, as `FROM>TO`. */
+export type Transition = `${OrderStatus}>${OrderStatus}`;
+
+/** Every step the machine allows, in the order of `ORDER_STATUSES`. */
+export const TRANSITIONS: readonly Transition[] = ORDER_STATUSES.flatMap((from) =>
+  NEXT[from].map((to): Transition => `${from}>${to}`),
+);
+
 export function isTerminal(status: OrderStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }

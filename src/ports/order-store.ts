@@ -1,5 +1,5 @@
 import type { Order, TransitionPatch } from '../domain/order.js';
-import type { OrderStatus } from '../domain/status.js';
+import type { OrderStatus, Transition } from '../domain/status.js';
 import type { NewEvent } from './event-log.js';
 
 /**
@@ -82,6 +82,13 @@ export interface OrderStore {
 
   /** Orders by current status, every order counted: those evicted from the cache too. */
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>>;
+
+  /**
+   * Status changes made so far, by `FROM>TO` (`PAID>COMPLETED`): what the saga's graph
+   * shows on its edges. Counted as the changes are written (since this version), evicted
+   * orders kept; a transition never made is absent.
+   */
+  countTransitions(): Promise<Partial<Record<Transition, number>>>;
 
   /**
    * A page of orders, newest first: by order id, descending, which is newest first because

@@ -127,6 +127,22 @@ export function describeOrderStoreContract(
       expect(await store.countByStatus()).toEqual({ PENDING: 2, RESERVED: 1 });
     });
 
+    it('counts the status changes made, by FROM>TO, and no compare-and-set that missed', async () => {
+      const [first, second] = [makeOrder(), makeOrder()];
+      await Promise.all([first, second].map((order) => store.create(order)));
+      expect(await store.countTransitions()).toEqual({});
+      for (const order of [first, second])
+        await store.transition(order.orderId, 'PENDING', 'RESERVED', AT);
+      await store.transition(first.orderId, 'RESERVED', 'PAID', AT);
+      await store.transition(first.orderId, 'PENDING', 'CANCELLED', AT);
+      await store.transition(second.orderId, 'RESERVED', 'CANCELLED', AT);
+      expect(await store.countTransitions()).toEqual({
+        'PENDING>RESERVED': 2,
+        'RESERVED>PAID': 1,
+        'RESERVED>CANCELLED': 1,
+      });
+    });
+
     /** Orders with time-ordered ids, as the intake makes them, created oldest first. */
     async function created(count: number): Promise<string[]> {
       const ids: string[] = [];

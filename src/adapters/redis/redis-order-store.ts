@@ -6,7 +6,9 @@ import {
   isCancellable,
   isTerminal,
   ORDER_STATUSES,
+  TRANSITIONS,
   type OrderStatus,
+  type Transition,
 } from '../../domain/status.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
 import type { OrderListQuery, OrderStore, SettledOrder } from '../../ports/order-store.js';
@@ -35,6 +37,7 @@ return 1
  * expected json, new json, old status, new status, channel, message, order id. The indexes
  * are written on every change, so that an order stored before they existed joins them. The
  * SET drops the TTL a settled order was given: a moved order stays until settled again.
+ * A change of status is also counted as `FROM>TO`, in the counts' hash.
  */
 const SWAP = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -42,6 +45,7 @@ redis.call('SET', KEYS[1], ARGV[2])
 if ARGV[3] ~= ARGV[4] then
   redis.call('HINCRBY', KEYS[2], ARGV[3], -1)
   redis.call('HINCRBY', KEYS[2], ARGV[4], 1)
+  redis.call('HINCRBY', KEYS[2], ARGV[3] .. '>' .. ARGV[4], 1)
   redis.call('ZREM', KEYS[4], ARGV[7])
 end
 redis.call('ZADD', KEYS[3], 0, ARGV[7])
@@ -155,7 +159,7 @@ const REFRESH_RETRY_MS = 250;
 type Listener = (order: Order) => void;
 
 /**
- * The order cache in Redis: the order as JSON at `<ns>:order:<id>`, counts per status in
+ * The order cache in Redis: the order as JSON at `<ns>:order:<id>`, counts per status (and per `FROM>TO` step) in
  * `<ns>:order-counts`. Writes are compare-and-set scripts on the whole stored JSON, so
  * every change (including a concurrent cancel request) is applied on what it was computed
  * from. Events are appended to the log after the write; see `OrderStore`.
@@ -362,12 +366,23 @@ export class RedisOrderStore implements OrderStore {
     }
   }
 
-  async countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
+  countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
+    return this.counted(ORDER_STATUSES);
+  }
+
+  countTransitions(): Promise<Partial<Record<Transition, number>>> {
+    return this.counted(TRANSITIONS);
+  }
+
+  /** The counts' hash, those of `fields` above 0 (it holds statuses and steps). */
+  private async counted<K extends string>(
+    fields: readonly K[],
+  ): Promise<Partial<Record<K, number>>> {
     const stored = await this.connection.run((client) => client.hgetall(this.countsKey));
-    const counts: Partial<Record<OrderStatus, number>> = {};
-    for (const status of ORDER_STATUSES) {
-      const n = Number(stored[status] ?? 0);
-      if (n > 0) counts[status] = n;
+    const counts: Partial<Record<K, number>> = {};
+    for (const field of fields) {
+      const n = Number(stored[field] ?? 0);
+      if (n > 0) counts[field] = n;
     }
     return counts;
   }

@@ -1,5 +1,10 @@
 import { applyTransition, type Order, type TransitionPatch } from '../../domain/order.js';
-import { isCancellable, TERMINAL_STATUSES, type OrderStatus } from '../../domain/status.js';
+import {
+  isCancellable,
+  TERMINAL_STATUSES,
+  type OrderStatus,
+  type Transition,
+} from '../../domain/status.js';
 import type { EventLog, NewEvent } from '../../ports/event-log.js';
 import type { OrderListQuery, OrderStore, SettledOrder } from '../../ports/order-store.js';
 import { OrderWatchers } from '../shared/order-watchers.js';
@@ -69,6 +74,19 @@ const MIGRATIONS: readonly SqliteMigration[] = [
       END;
     `,
   },
+  {
+    // Status changes by FROM>TO, counted as they are written (the saga's graph): from here
+    // on, since the orders' earlier steps are not replayed into it.
+    id: 'order-store/5-transition-counts',
+    sql: `
+      CREATE TABLE order_transition_counts (step TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+      CREATE TRIGGER orders_transition_counted AFTER UPDATE OF status ON orders
+        WHEN OLD.status <> NEW.status BEGIN
+        INSERT INTO order_transition_counts (step, n) VALUES (OLD.status || '>' || NEW.status, 1)
+          ON CONFLICT (step) DO UPDATE SET n = n + 1;
+      END;
+    `,
+  },
 ];
 
 /** Orders one eviction write op removes: a few ms of the shared writer. */
@@ -87,7 +105,8 @@ const SETTLE = `UPDATE orders SET settled_at = ?
 const EVICT = `DELETE FROM orders WHERE order_id IN (SELECT order_id FROM orders
   WHERE settled_at IS NOT NULL AND settled_at <= @cutoff
     AND status IN (SELECT value FROM json_each(@terminal)) LIMIT ${EVICT_BATCH})`;
-const COUNT = 'SELECT status, n FROM order_status_counts WHERE n > 0';
+const COUNT = 'SELECT status AS key, n FROM order_status_counts WHERE n > 0';
+const COUNT_STEPS = 'SELECT step AS key, n FROM order_transition_counts WHERE n > 0';
 
 /**
  * A page of `list`: a range of the primary key, or of `orders_status_id` for one status. Only
@@ -251,13 +270,17 @@ export class SqliteOrderStore implements OrderStore {
   }
 
   countByStatus(): Promise<Partial<Record<OrderStatus, number>>> {
-    const counts: Partial<Record<OrderStatus, number>> = {};
-    for (const row of this.database
-      .statement<[], { status: OrderStatus; n: number }>(COUNT)
-      .all()) {
-      counts[row.status] = row.n;
-    }
-    return Promise.resolve(counts);
+    return Promise.resolve(this.counted<OrderStatus>(COUNT));
+  }
+
+  countTransitions(): Promise<Partial<Record<Transition, number>>> {
+    return Promise.resolve(this.counted<Transition>(COUNT_STEPS));
+  }
+
+  /** The rows of a count table (its key first, then `n`) as a record. */
+  private counted<K extends string>(sql: string): Partial<Record<K, number>> {
+    const rows = this.database.statement<[], { key: K; n: number }>(sql).all();
+    return Object.fromEntries(rows.map(({ key, n }) => [key, n])) as Partial<Record<K, number>>;
   }
 
   list({ status, before, limit }: OrderListQuery): Promise<Order[]> {
