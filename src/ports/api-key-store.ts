@@ -34,6 +34,12 @@ export interface ApiKeyStore {
   /** The key with this digest, digest included; undefined when there is none (or it was revoked). */
   findByDigest(digest: string): Promise<StoredApiKey | undefined>;
 
+  /**
+   * The key with this id, digest included; undefined when there is none (or it was revoked).
+   * What a dashboard session, signed with the key's digest, is checked against.
+   */
+  findById(id: string): Promise<StoredApiKey | undefined>;
+
   /** Every key, oldest first, without digests. */
   list(): Promise<readonly ApiKeyRecord[]>;
 

@@ -1,4 +1,4 @@
-import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { TerminalError } from '../domain/errors.js';
 import {
   missingScopes,
@@ -36,6 +36,19 @@ export interface CreatedKey extends ApiKeyRecord {
   readonly key: string;
 }
 
+/**
+ * A dashboard session: who opened it with their key, and the token its cookie carries. The
+ * token is `<key id>.<expiry>.<HMAC-SHA256 of both, keyed with the key's SHA-256 digest>`:
+ * only who held the key (or the store of digests) can make one, and revoking the key ends
+ * every session it opened, in every process, with no secret to share between them.
+ */
+export interface KeySession {
+  readonly holder: KeyHolder;
+  readonly token: string;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+}
+
 export interface KeyServiceDeps {
   readonly apiKeys: ApiKeyStore;
   readonly clock: Clock;
@@ -52,6 +65,8 @@ export interface KeyServiceDeps {
 export const KEY_CACHE_MS = 1_000;
 /** A key's "last used" is written at most this often: the intake must not write per request. */
 export const TOUCH_EVERY_MS = 60_000;
+/** How long a dashboard session lasts; the page renews it while it stays open. */
+export const SESSION_MS = 15 * 60_000;
 /** Bounds the cache under a flood of made-up keys; entries live `KEY_CACHE_MS` anyway. */
 const CACHE_MAX = 10_000;
 
@@ -110,6 +125,8 @@ export class KeyService {
   private readonly bootstrap: readonly { digest: Buffer; holder: KeyHolder }[] | undefined;
   /** By digest: the stored key, or undefined. */
   private readonly lookups: ExpiringAnswers<StoredApiKey | undefined>;
+  /** By id (a session's key): the stored key, or undefined. */
+  private readonly byId: ExpiringAnswers<StoredApiKey | undefined>;
   /** Whether any key is stored (one entry). */
   private readonly anyStored: ExpiringAnswers<boolean>;
   private readonly touched = new Map<string, number>();
@@ -117,6 +134,7 @@ export class KeyService {
   constructor(private readonly deps: KeyServiceDeps) {
     const now = (): number => deps.clock.now();
     this.lookups = new ExpiringAnswers(now, KEY_CACHE_MS, CACHE_MAX);
+    this.byId = new ExpiringAnswers(now, KEY_CACHE_MS, CACHE_MAX);
     this.anyStored = new ExpiringAnswers(now, KEY_CACHE_MS, 1);
     this.bootstrap = deps.bootstrap?.map(({ id, role, key }) => ({
       digest: sha256(key),
@@ -129,11 +147,7 @@ export class KeyService {
    * is not (or no longer) valid, or for none where one is needed.
    */
   async authenticate(presented: string | undefined): Promise<KeyHolder> {
-    if (
-      this.bootstrap === undefined &&
-      !(await this.anyStored.get('', () => this.deps.apiKeys.hasAny()))
-    )
-      return ANONYMOUS;
+    if (await this.anonymous()) return ANONYMOUS;
     if (presented === undefined)
       throw new TerminalError(
         'unauthorized',
@@ -151,6 +165,34 @@ export class KeyService {
       throw new TerminalError('unauthorized', 'the API key is not valid');
     this.touchIfDue(stored);
     return { id: stored.id, scopes: stored.scopes };
+  }
+
+  /** A session for the holder of `presented`, refused as `authenticate` refuses. */
+  async openSession(presented: string | undefined): Promise<KeySession> {
+    const holder = await this.authenticate(presented);
+    const expiresAt = this.deps.clock.now() + SESSION_MS;
+    const body = `${holder.id}.${expiresAt}`;
+    const mac = presented === undefined ? '' : sessionMac(sha256(presented), body);
+    return { holder, expiresAt, token: `${body}.${mac}` };
+  }
+
+  /**
+   * The holder of the session `token`; `401 unauthorized` for none, an expired one, a forged
+   * one, or one whose key was revoked (within `KEY_CACHE_MS`). Nobody needs one where nobody
+   * needs a key.
+   */
+  async authenticateSession(token: string | undefined): Promise<KeyHolder> {
+    if (await this.anonymous()) return ANONYMOUS;
+    const refused = new TerminalError('unauthorized', 'no valid dashboard session: log in again');
+    const session = token === undefined ? undefined : parseSession(token);
+    if (!session || session.expiresAt <= this.deps.clock.now()) throw refused;
+    const key = await this.keyById(session.id);
+    if (!key) throw refused;
+    const expected = Buffer.from(sessionMac(key.digest, `${session.id}.${session.expiresAt}`));
+    const presented = Buffer.from(session.mac);
+    if (presented.length !== expected.length || !timingSafeEqual(presented, expected))
+      throw refused;
+    return key.holder;
   }
 
   /** A new key with `scopes`; `403 forbidden` when `by` lacks any of them. */
@@ -184,6 +226,7 @@ export class KeyService {
   async revoke(id: string): Promise<void> {
     const revoked = await this.deps.apiKeys.revoke(id);
     this.lookups.clear();
+    this.byId.clear();
     this.anyStored.clear();
     if (revoked) return;
     const fromEnvironment = this.bootstrap?.some(({ holder }) => holder.id === id) ?? false;
@@ -192,6 +235,27 @@ export class KeyService {
       fromEnvironment
         ? `${id} comes from ORDERFLOW_API_KEYS: remove it there and restart`
         : `no API key ${id}`,
+    );
+  }
+
+  /** With no key anywhere, every caller is `ANONYMOUS`. */
+  private async anonymous(): Promise<boolean> {
+    return (
+      this.bootstrap === undefined &&
+      !(await this.anyStored.get('', () => this.deps.apiKeys.hasAny()))
+    );
+  }
+
+  /** The key of `id` with its digest: of `ORDERFLOW_API_KEYS`, or stored. */
+  private async keyById(id: string): Promise<{ holder: KeyHolder; digest: Buffer } | undefined> {
+    const fromEnvironment = this.bootstrap?.find(({ holder }) => holder.id === id);
+    if (fromEnvironment) return fromEnvironment;
+    const stored = await this.byId.get(id, () => this.deps.apiKeys.findById(id));
+    return (
+      stored && {
+        holder: { id: stored.id, scopes: stored.scopes },
+        digest: Buffer.from(stored.digest, 'hex'),
+      }
     );
   }
 
@@ -214,6 +278,22 @@ export class KeyService {
 function sameDigest(digest: Buffer, storedHex: string): boolean {
   const stored = Buffer.from(storedHex, 'hex');
   return stored.length === digest.length && timingSafeEqual(digest, stored);
+}
+
+/** `<id>.<expiry>.<mac>`; ids never hold a dot after their last one, the mac none at all. */
+function parseSession(token: string): { id: string; expiresAt: number; mac: string } | undefined {
+  const macAt = token.lastIndexOf('.');
+  const expiryAt = token.lastIndexOf('.', macAt - 1);
+  if (expiryAt <= 0) return undefined;
+  const expiry = token.slice(expiryAt + 1, macAt);
+  if (!/^\d{1,15}$/.test(expiry)) return undefined;
+  return { id: token.slice(0, expiryAt), expiresAt: Number(expiry), mac: token.slice(macAt + 1) };
+}
+
+function sessionMac(digest: Buffer, body: string): string {
+  return createHmac('sha256', digest)
+    .update(`orderflow dashboard session ${body}`)
+    .digest('base64url');
 }
 
 function sha256(text: string): Buffer {

@@ -51,6 +51,15 @@ export function describeApiKeyStoreContract(
       expect(await store.findByDigest(storedKey().digest)).toBeUndefined();
     });
 
+    it('finds a created key by its id, digest included, and nothing by any other', async () => {
+      const store = fixture.open(clock);
+      const key = storedKey({ scopes: ['admin:read'] });
+      await store.create(key);
+      await store.touch(key.id, 7_000);
+      expect(await store.findById(key.id)).toEqual({ ...key, lastUsedAt: 7_000 });
+      expect(await store.findById('key_never_there')).toBeUndefined();
+    });
+
     it('keeps a key without a name as null', async () => {
       const store = fixture.open(clock);
       const key = storedKey({ name: null });
@@ -86,6 +95,7 @@ export function describeApiKeyStoreContract(
       await store.create(other);
       expect(await store.revoke(key.id)).toBe(true);
       expect(await store.findByDigest(key.digest)).toBeUndefined();
+      expect(await store.findById(key.id)).toBeUndefined();
       expect((await store.list()).map(({ id }) => id)).toEqual([other.id]);
       expect(await store.revoke(key.id)).toBe(false);
       expect(await store.revoke('key_never_there')).toBe(false);

@@ -12,6 +12,7 @@ import {
   ANONYMOUS,
   KEY_CACHE_MS,
   KeyService,
+  SESSION_MS,
   TOUCH_EVERY_MS,
 } from '../../src/workflow/key-service.js';
 import { ManualClock } from '../contract/fixture.js';
@@ -30,6 +31,10 @@ function counted(store: ApiKeyStore): {
       findByDigest: (digest) => {
         reads += 1;
         return store.findByDigest(digest);
+      },
+      findById: (id) => {
+        reads += 1;
+        return store.findById(id);
       },
       list: () => store.list(),
       hasAny: () => store.hasAny(),
@@ -142,6 +147,76 @@ describe('KeyService', () => {
     const client = await one.service.authenticate('ck_1');
     await expect(one.service.create({ scopes: ['admin:read'] }, client)).rejects.toMatchObject({
       code: 'forbidden',
+    });
+  });
+
+  describe('dashboard sessions', () => {
+    const unauthorized = { code: 'unauthorized' };
+
+    it('opens a session for a stored key that another process accepts until it expires', async () => {
+      const one = open([]);
+      const two = open([]);
+      const { key, id } = await one.service.create({ scopes: ['admin:read'] }, admin);
+      const session = await one.service.openSession(key);
+      expect(session.holder).toEqual({ id, scopes: ['admin:read'] });
+      expect(session.expiresAt).toBe(clock.now() + SESSION_MS);
+      expect(session.token).not.toContain(key);
+      await expect(two.service.authenticateSession(session.token)).resolves.toEqual({
+        id,
+        scopes: ['admin:read'],
+      });
+      clock.advance(SESSION_MS - 1);
+      await expect(two.service.authenticateSession(session.token)).resolves.toMatchObject({ id });
+      clock.advance(1);
+      await expect(two.service.authenticateSession(session.token)).rejects.toMatchObject(
+        unauthorized,
+      );
+    });
+
+    it('refuses a wrong key, a forged or altered token, and none', async () => {
+      const one = open([]);
+      const { key, id } = await one.service.create({ scopes: ['admin:read'] }, admin);
+      await expect(one.service.openSession('of_wrong')).rejects.toMatchObject(unauthorized);
+      await expect(one.service.openSession(undefined)).rejects.toMatchObject(unauthorized);
+      const { token } = await one.service.openSession(key);
+      const [, expiry, mac] = token.split('.');
+      const later = `${id}.${Number(expiry) + SESSION_MS}.${mac}`;
+      const forged = `${id}.${expiry}.${'A'.repeat(mac?.length ?? 43)}`;
+      for (const bad of [later, forged, `${id}.${expiry}.`, 'garbage', ''])
+        await expect(one.service.authenticateSession(bad)).rejects.toMatchObject(unauthorized);
+      await expect(one.service.authenticateSession(undefined)).rejects.toMatchObject(unauthorized);
+    });
+
+    it('ends every session of a revoked key, in another process within a second', async () => {
+      const one = open([]);
+      const two = open([]);
+      const { key, id } = await one.service.create({ scopes: ['admin:read'] }, admin);
+      await one.service.create({ scopes: ['orders:read'] }, admin);
+      const { token } = await one.service.openSession(key);
+      await two.service.authenticateSession(token);
+      await one.service.revoke(id);
+      await expect(one.service.authenticateSession(token)).rejects.toMatchObject(unauthorized);
+      clock.advance(KEY_CACHE_MS);
+      await expect(two.service.authenticateSession(token)).rejects.toMatchObject(unauthorized);
+    });
+
+    it('signs sessions of bootstrap keys without the store', async () => {
+      const one = open([{ id: 'admin_1', role: 'admin', key: 'ak_1' }]);
+      const other = open([{ id: 'admin_1', role: 'admin', key: 'ak_other' }]);
+      const { token } = await one.service.openSession('ak_1');
+      await expect(one.service.authenticateSession(token)).resolves.toMatchObject({
+        id: 'admin_1',
+      });
+      expect(one.reads()).toBe(0);
+      // Another deployment's key of the same id does not sign for this one.
+      await expect(other.service.authenticateSession(token)).rejects.toMatchObject(unauthorized);
+    });
+
+    it('needs no session where nobody needs a key', async () => {
+      const one = open(undefined);
+      const { token } = await one.service.openSession(undefined);
+      await expect(one.service.authenticateSession(token)).resolves.toBe(ANONYMOUS);
+      await expect(one.service.authenticateSession(undefined)).resolves.toBe(ANONYMOUS);
     });
   });
 });

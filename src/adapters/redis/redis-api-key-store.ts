@@ -78,7 +78,14 @@ export class RedisApiKeyStore implements ApiKeyStore {
     const hash: Record<string, string> = {};
     for (let index = 0; index + 1 < fields.length; index += 2)
       hash[String(fields[index])] = String(fields[index + 1]);
-    return { ...recordOf(hash), digest: hash['digest'] ?? '' };
+    return storedOf(hash);
+  }
+
+  findById(id: string): Promise<StoredApiKey | undefined> {
+    return this.connection.run(async (client) => {
+      const hash = await client.hgetall(this.keyOf(id));
+      return hash['id'] === undefined ? undefined : storedOf(hash);
+    });
   }
 
   list(): Promise<readonly ApiKeyRecord[]> {
@@ -130,6 +137,10 @@ export class RedisApiKeyStore implements ApiKeyStore {
   private idsKey(): string {
     return `${this.prefix}:ids`;
   }
+}
+
+function storedOf(hash: Readonly<Record<string, string>>): StoredApiKey {
+  return { ...recordOf(hash), digest: hash['digest'] ?? '' };
 }
 
 function recordOf(hash: Readonly<Record<string, string>>): ApiKeyRecord {

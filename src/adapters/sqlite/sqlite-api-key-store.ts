@@ -28,6 +28,7 @@ interface Row {
 const INSERT = `INSERT INTO api_keys (id, name, scopes, digest, created_at)
   VALUES (@id, @name, @scopes, @digest, @createdAt)`;
 const BY_DIGEST = 'SELECT * FROM api_keys WHERE digest = ?';
+const BY_ID = 'SELECT * FROM api_keys WHERE id = ?';
 const ALL = 'SELECT * FROM api_keys ORDER BY created_at, id';
 const ANY = 'SELECT 1 AS one FROM api_keys LIMIT 1';
 const DELETE = 'DELETE FROM api_keys WHERE id = ?';
@@ -58,8 +59,11 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   findByDigest(digest: string): Promise<StoredApiKey | undefined> {
-    const row = this.database.statement<[string], Row>(BY_DIGEST).get(digest);
-    return Promise.resolve(row && { ...recordOf(row), digest: row.digest });
+    return Promise.resolve(this.find(BY_DIGEST, digest));
+  }
+
+  findById(id: string): Promise<StoredApiKey | undefined> {
+    return Promise.resolve(this.find(BY_ID, id));
   }
 
   list(): Promise<readonly ApiKeyRecord[]> {
@@ -78,6 +82,11 @@ export class SqliteApiKeyStore implements ApiKeyStore {
     return this.database.write((db) => {
       db.statement<[{ id: string; at: number }], never>(TOUCH).run({ id, at });
     });
+  }
+
+  private find(sql: string, value: string): StoredApiKey | undefined {
+    const row = this.database.statement<[string], Row>(sql).get(value);
+    return row && { ...recordOf(row), digest: row.digest };
   }
 
   close(): Promise<void> {
