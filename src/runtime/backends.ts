@@ -119,6 +119,7 @@ async function openDistributed(
     lease: redis.lease,
     declineCounts: redis.declineCounts,
     apiKeys: redis.apiKeys,
+    reports: redis.reports,
     rateCounts: redis.rateCounts,
     sot,
     ping: async () => {

@@ -1,5 +1,6 @@
 import { RetryableError } from '../domain/errors.js';
 import type { Clock } from '../ports/clock.js';
+import type { BreakerState } from '../ports/process-reports.js';
 import type {
   CancelRequest,
   CancelResult,
@@ -10,11 +11,8 @@ import type {
   RefundRequest,
 } from '../ports/payment-gateway.js';
 
-/**
- * `closed`: calls pass. `open`: every call fails at once. `half-open`: the open time is
- * over and the next call is the one trial that decides.
- */
-export type CircuitState = 'closed' | 'open' | 'half-open';
+/** The states of `ProcessReports`' breaker: what every process reports. */
+export type CircuitState = BreakerState;
 
 export interface CircuitBreakerOptions {
   readonly clock: Clock;

@@ -7,12 +7,14 @@ import type { IdempotencyStore } from '../ports/idempotency-store.js';
 import type { DeclineCounter } from '../ports/decline-counter.js';
 import type { Lease } from '../ports/lease.js';
 import type { OrderStore } from '../ports/order-store.js';
+import type { ProcessReports } from '../ports/process-reports.js';
 import type { RateCounter } from '../ports/rate-counter.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
 import type { AdminService } from '../workflow/admin-service.js';
 import type { CatalogService } from '../workflow/catalog-service.js';
+import type { DashboardService } from '../workflow/dashboard-service.js';
 import type { KeyService } from '../workflow/key-service.js';
 import type { OrdersService } from '../workflow/orders-service.js';
 import type { Config } from './config.js';
@@ -31,6 +33,8 @@ export interface Backends {
   readonly declineCounts: DeclineCounter;
   /** The API keys created at run time (`orderflow keys create`), shared by every process. */
   readonly apiKeys: ApiKeyStore;
+  /** What each process says about itself (its payment breaker), shared by every process. */
+  readonly reports: ProcessReports;
   /** Requests per key and per IP for the rate limits: in memory embedded, Redis scaled out. */
   readonly rateCounts: RateCounter;
   /** Whether the engines the intake needs (the hot store and the log) answer. */
@@ -70,6 +74,8 @@ export interface ServiceContext {
   readonly orders: OrdersService;
   readonly catalog: CatalogService;
   readonly admin: AdminService;
+  /** The operator dashboard's live figures. */
+  readonly dashboard: DashboardService;
   /** Who a request's key belongs to, and the keys operators create and revoke. */
   readonly keys: KeyService;
   readonly logger: Logger;

@@ -4,6 +4,7 @@ import { RedisDeclineCounter } from '../../src/adapters/redis/redis-decline-coun
 import { RedisIdempotencyStore } from '../../src/adapters/redis/redis-idempotency-store.js';
 import { RedisLease } from '../../src/adapters/redis/redis-lease.js';
 import { RedisOrderStore } from '../../src/adapters/redis/redis-order-store.js';
+import { RedisProcessReports } from '../../src/adapters/redis/redis-process-reports.js';
 import { RedisStockStore } from '../../src/adapters/redis/redis-stock-store.js';
 import { RedisSyncOutbox } from '../../src/adapters/redis/redis-sync-outbox.js';
 import type { ApiKeyStore } from '../../src/ports/api-key-store.js';
@@ -13,6 +14,7 @@ import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
 import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
+import type { ProcessReports } from '../../src/ports/process-reports.js';
 import type { RetentionPolicy } from '../../src/ports/retention.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
 import type { SyncOutbox } from '../../src/ports/sync-outbox.js';
@@ -159,6 +161,9 @@ export const REDIS_FIXTURES = {
   ),
   apiKeyStore: redisFixture<ApiKeyStore>(
     ({ connection, namespace }) => new RedisApiKeyStore(connection, namespace),
+  ),
+  processReports: redisFixture<ProcessReports>(
+    ({ connection, namespace, clock }) => new RedisProcessReports(connection, namespace, clock),
   ),
   cacheWith: redisRetentionCaches,
 } as const;

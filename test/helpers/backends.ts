@@ -8,6 +8,7 @@ import { SqliteIdempotencyStore } from '../../src/adapters/sqlite/sqlite-idempot
 import { SqliteDeclineCounter } from '../../src/adapters/sqlite/sqlite-decline-counter.js';
 import { SqliteLease } from '../../src/adapters/sqlite/sqlite-lease.js';
 import { SqliteOrderStore } from '../../src/adapters/sqlite/sqlite-order-store.js';
+import { SqliteProcessReports } from '../../src/adapters/sqlite/sqlite-process-reports.js';
 import { SqliteSourceOfTruth } from '../../src/adapters/sqlite/sqlite-source-of-truth.js';
 import { SqliteStockStore } from '../../src/adapters/sqlite/sqlite-stock-store.js';
 import { SqliteSyncOutbox } from '../../src/adapters/sqlite/sqlite-sync-outbox.js';
@@ -18,6 +19,7 @@ import type { IdempotencyStore } from '../../src/ports/idempotency-store.js';
 import { DECLINE_WINDOW_MS, type DeclineCounter } from '../../src/ports/decline-counter.js';
 import type { Lease } from '../../src/ports/lease.js';
 import type { OrderStore } from '../../src/ports/order-store.js';
+import type { ProcessReports } from '../../src/ports/process-reports.js';
 import type { RetentionPolicy } from '../../src/ports/retention.js';
 import type { SourceOfTruth } from '../../src/ports/source-of-truth.js';
 import type { StockStore } from '../../src/ports/stock-store.js';
@@ -56,6 +58,7 @@ export interface Backend {
   readonly lease: FixtureFactory<Lease>;
   readonly declineCounter: FixtureFactory<DeclineCounter>;
   readonly apiKeyStore: FixtureFactory<ApiKeyStore>;
+  readonly processReports: FixtureFactory<ProcessReports>;
   readonly sourceOfTruth: SqlFixtureFactory<SourceOfTruth>;
   /** The event log opened with a retention policy; omitted: the log retention suite skips it. */
   readonly eventLogWith?: RetentionLogFactory;
@@ -187,6 +190,10 @@ export const SQLITE_BACKEND: Backend = {
     (file, clock) => new SqliteDeclineCounter(file, clock, DECLINE_WINDOW_MS),
   ),
   apiKeyStore: sqliteFixture('orderflow.db', (file) => new SqliteApiKeyStore(file)),
+  processReports: sqliteFixture(
+    'orderflow.db',
+    (file, clock) => new SqliteProcessReports(file, clock),
+  ),
   sourceOfTruth: sqliteFixture('sot.db', (file, clock) => new SqliteSourceOfTruth(file, clock)),
   eventLogWith: sqliteRetentionLog,
   cacheWith: sqliteRetentionCaches,

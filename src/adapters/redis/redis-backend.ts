@@ -8,6 +8,7 @@ import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { RedisDeclineCounter } from './redis-decline-counter.js';
 import { RedisIdempotencyStore } from './redis-idempotency-store.js';
 import { RedisLease } from './redis-lease.js';
+import { RedisProcessReports } from './redis-process-reports.js';
 import { RedisOrderStore } from './redis-order-store.js';
 import { RedisPersistenceCheck } from './redis-persistence.js';
 import { RedisRateCounter } from './redis-rate-counter.js';
@@ -33,6 +34,7 @@ export interface RedisBackend {
   readonly lease: RedisLease;
   readonly declineCounts: RedisDeclineCounter;
   readonly apiKeys: RedisApiKeyStore;
+  readonly reports: RedisProcessReports;
   readonly rateCounts: RedisRateCounter;
   /** True while Redis answers. */
   ping(): Promise<boolean>;
@@ -81,6 +83,7 @@ export async function openRedisBackend(options: RedisBackendOptions): Promise<Re
     lease: new RedisLease(connection, namespace),
     declineCounts: new RedisDeclineCounter(connection, namespace, clock, DECLINE_WINDOW_MS),
     apiKeys: new RedisApiKeyStore(connection, namespace),
+    reports: new RedisProcessReports(connection, namespace, clock),
     rateCounts: new RedisRateCounter(connection, namespace),
     ping: () => connection.ping(),
     warnings: async (): Promise<Record<string, string>> => {

@@ -5,6 +5,7 @@ import type { RetentionPolicy } from '../../ports/retention.js';
 import { effectTtlMs } from '../shared/effect-retention.js';
 import { DECLINE_WINDOW_MS } from '../../ports/decline-counter.js';
 import { SqliteApiKeyStore } from './sqlite-api-key-store.js';
+import { SqliteProcessReports } from './sqlite-process-reports.js';
 import { SqliteDatabase, type SqliteSync } from './sqlite-database.js';
 import { SqliteDeclineCounter } from './sqlite-decline-counter.js';
 import { SQLITE_FILES } from './sqlite-files.js';
@@ -26,6 +27,7 @@ export interface SqliteBackend {
   readonly lease: SqliteLease;
   readonly declineCounts: SqliteDeclineCounter;
   readonly apiKeys: SqliteApiKeyStore;
+  readonly reports: SqliteProcessReports;
   /** The hot file shared by everything but the source of truth (one group-commit writer). */
   readonly hot: SqliteDatabase;
   /** The source-of-truth file. */
@@ -78,6 +80,7 @@ export function openSqliteBackend(
   const lease = new SqliteLease(hot, clock);
   const declines = new SqliteDeclineCounter(hot, clock, DECLINE_WINDOW_MS);
   const apiKeys = new SqliteApiKeyStore(hot);
+  const reports = new SqliteProcessReports(hot, clock);
   let closing: Promise<void> | undefined;
   return {
     log,
@@ -89,6 +92,7 @@ export function openSqliteBackend(
     lease,
     declineCounts: declines,
     apiKeys,
+    reports,
     hot,
     sotFile: sotDatabase,
     ping: async () => ({ sqlite: await log.ping() }),
@@ -103,6 +107,7 @@ export function openSqliteBackend(
           sot.close(),
           lease.close(),
           apiKeys.close(),
+          reports.close(),
         ]);
         hot.close();
         sotDatabase.close();
