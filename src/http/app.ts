@@ -31,6 +31,7 @@ import { installLoadShedding } from './load-shedding.js';
 import { installRateLimits } from './rate-limit.js';
 import { adminRoutes } from './routes/admin.js';
 import type { HttpDeps } from './routes/deps.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { orderRoutes } from './routes/orders.js';
@@ -201,6 +202,8 @@ export async function buildApp(
 
   // Outside /v1's key check: the provider authenticates by signature (IP limit still applies).
   await app.register(webhookRoutes, deps);
+  // Outside /v1 too: a page, its login, and a stream opened by the login's cookie.
+  await app.register(dashboardRoutes, deps);
 
   app.decorateRequest('principal', null);
   await app.register((v1, _options, done) => {

@@ -47,6 +47,23 @@ export const SECURED: Record<string, string[]>[] = [{ bearerAuth: [] }, { apiKey
 /** Error responses every route may answer, for the document and the serializer. */
 export const ERROR_RESPONSES = { '4xx': ErrorBody, '5xx': ErrorBody } as const;
 
+/** The responses of a Server-Sent Events route: the stream, or an error before it starts. */
+export const EVENT_STREAM_RESPONSES = {
+  200: {
+    description: 'text/event-stream',
+    content: { 'text/event-stream': { schema: z.string() } },
+  },
+  ...ERROR_RESPONSES,
+} as const;
+
+/** The headers that start an SSE answer: unbuffered by proxies, never cached. */
+export const EVENT_STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const;
+
 export const Money = z.object({
   amount: z.int().min(0).describe('Integer minor units (cents)'),
   currency: z

@@ -4,7 +4,7 @@ import { isArchived, type KnownOrder, type Order } from '../domain/order.js';
 import { isTerminal } from '../domain/status.js';
 import { principalOf } from './auth.js';
 import { visibleOrder } from './routes/orders.js';
-import { ERROR_RESPONSES, OrderIdParams, SECURED } from './schemas.js';
+import { EVENT_STREAM_HEADERS, EVENT_STREAM_RESPONSES, OrderIdParams, SECURED } from './schemas.js';
 import type { HttpDeps } from './routes/deps.js';
 import { StreamSlots, takeSlots } from './stream-slots.js';
 
@@ -76,13 +76,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
         security: SECURED,
         params: OrderIdParams,
         headers: EventsHeaders,
-        response: {
-          200: {
-            description: 'text/event-stream',
-            content: { 'text/event-stream': { schema: z.string() } },
-          },
-          ...ERROR_RESPONSES,
-        },
+        response: EVENT_STREAM_RESPONSES,
       },
     },
     async (request, reply) => {
@@ -107,12 +101,7 @@ export const orderEventsRoute: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx 
 
       reply.hijack();
       const res = reply.raw;
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
+      res.writeHead(200, EVENT_STREAM_HEADERS);
 
       // A reconnect resumes after what it saw (never past what exists: a bogus id resends nothing).
       const after = resumeAfter(request.headers['last-event-id']);

@@ -13,9 +13,12 @@ import { applyRetention, retentionIntervalMs } from '../workflow/retention.js';
 import { OrderSaga } from '../workflow/saga.js';
 import { SourceOfTruthSync } from '../workflow/sync.js';
 import { AdminService } from '../workflow/admin-service.js';
+import { DashboardService } from '../workflow/dashboard-service.js';
 import { CatalogService } from '../workflow/catalog-service.js';
 import { KeyService } from '../workflow/key-service.js';
 import { OrdersService } from '../workflow/orders-service.js';
+import { BreakerReporter } from './breaker-reporter.js';
+import { PaymentCircuitBreaker } from './circuit-breaker.js';
 import { openBackends, openMailer, openPayments, type Payments } from './backends.js';
 import type { Config } from './config.js';
 import { ConsumerRunner, type RunnerSpec } from './consumer-runner.js';
@@ -64,6 +67,7 @@ export class Service {
   private readonly leaseKeeper: LeaseKeeper;
   private readonly sync: SourceOfTruthSync;
   private readonly saga: OrderSaga;
+  private breakerReporter: BreakerReporter | undefined;
   private accepting = false;
 
   private constructor(
@@ -112,6 +116,16 @@ export class Service {
       checkpoint,
     });
     const sync = this.sync;
+    const catalog = new CatalogService({
+      ...backends,
+      sync,
+      onFallback: (sku, error) =>
+        logger.warn(
+          { err: error, sku },
+          'source of truth unreachable; answering from the stock cache',
+        ),
+    });
+    const admin = new AdminService({ ...backends, sync, clock });
     collectMetrics(
       metrics,
       {
@@ -127,16 +141,9 @@ export class Service {
       config,
       clock,
       orders: new OrdersService({ ...backends, intake, webhooks: payments.webhooks }),
-      catalog: new CatalogService({
-        ...backends,
-        sync,
-        onFallback: (sku, error) =>
-          logger.warn(
-            { err: error, sku },
-            'source of truth unreachable; answering from the stock cache',
-          ),
-      }),
-      admin: new AdminService({ ...backends, sync, clock }),
+      catalog,
+      admin,
+      dashboard: new DashboardService({ ...backends, admin, catalog, clock }),
       keys: new KeyService({
         apiKeys: backends.apiKeys,
         clock,
@@ -209,6 +216,7 @@ export class Service {
     await this.scheduler.stop();
     await this.leaseKeeper.stop();
     await Promise.all(this.runners.map((runner) => runner.stop()));
+    await this.breakerReporter?.stop();
     await this.mailer.close();
     await this.backends.close();
   }
@@ -252,6 +260,16 @@ export class Service {
       this.runners.push(new ConsumerRunner(log, this.fanOutSpec(definition), logger, this.metrics));
     }
     for (const runner of this.runners) runner.start();
+    const { gateway } = this.payments;
+    if (gateway instanceof PaymentCircuitBreaker) {
+      this.breakerReporter = new BreakerReporter(
+        gateway,
+        this.backends.reports,
+        this.clock,
+        logger,
+      );
+      this.breakerReporter.start();
+    }
   }
 
   private fanOutSpec(definition: ConsumerDefinition): RunnerSpec {

@@ -147,3 +147,42 @@ export function sseStatuses(text: string): string[] {
   }
   return statuses;
 }
+
+/** A response read as it streams (Server-Sent Events). */
+export interface Stream {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  /** Everything received so far. */
+  text(): string;
+  /** Resolves with the whole body once the server ends the stream. */
+  readonly ended: Promise<string>;
+  destroy(): void;
+}
+
+/** Opens the event stream over a real socket; resolves once the response has started. */
+export function openStream(
+  baseUrl: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<Stream> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(new URL(path, baseUrl), { headers, agent: false }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      const ended = new Promise<string>((resolveEnd, rejectEnd) => {
+        response.on('end', () => resolveEnd(text));
+        response.on('error', rejectEnd);
+      });
+      ended.catch(() => undefined);
+      resolve({
+        status: response.statusCode ?? 0,
+        headers: response.headers,
+        text: () => text,
+        ended,
+        destroy: () => request.destroy(),
+      });
+    });
+    request.on('error', reject);
+  });
+}

@@ -1,49 +1,10 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderStatus } from '../../src/domain/status.js';
 import type { Backends } from '../../src/runtime/context.js';
-import { parseSse } from '../helpers/http.js';
+import { openStream, parseSse, type Stream } from '../helpers/http.js';
 import { waitFor as poll } from '../helpers/wait.js';
 import { AS, orderBody, startTestService, type TestService, match } from './context.js';
-
-interface Stream {
-  readonly status: number;
-  readonly headers: http.IncomingHttpHeaders;
-  /** Everything received so far. */
-  text(): string;
-  /** Resolves with the whole body once the server ends the stream. */
-  readonly ended: Promise<string>;
-  destroy(): void;
-}
-
-/** Opens the event stream over a real socket; resolves once the response has started. */
-function openStream(
-  baseUrl: string,
-  path: string,
-  headers: Record<string, string>,
-): Promise<Stream> {
-  return new Promise((resolve, reject) => {
-    const request = http.get(new URL(path, baseUrl), { headers, agent: false }, (response) => {
-      let text = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (text += chunk));
-      const ended = new Promise<string>((resolveEnd, rejectEnd) => {
-        response.on('end', () => resolveEnd(text));
-        response.on('error', rejectEnd);
-      });
-      ended.catch(() => undefined);
-      resolve({
-        status: response.statusCode ?? 0,
-        headers: response.headers,
-        text: () => text,
-        ended,
-        destroy: () => request.destroy(),
-      });
-    });
-    request.on('error', reject);
-  });
-}
 
 /** Polls `check` until it is true; fails after 5 s saying what it waited for. */
 async function waitFor(check: () => boolean, what: string): Promise<void> {
