@@ -34,7 +34,7 @@ export interface SoakResult {
   readonly checkpoints: readonly SoakCheckpoint[];
   /** The sample of highest RSS. */
   readonly peak: SoakSample | undefined;
-  /** Per figure: flat or growing from the first checkpoint (the warm-up) to the highest later one. */
+  /** Per figure: flat or growing, the highest of the later checkpoints against the warm-up's. */
   readonly verdicts: Readonly<Record<string, string>>;
 }
 
@@ -49,18 +49,30 @@ const CHECKPOINTS = 5;
  */
 const CHUNK = 2_000;
 
-/** Flat unless `highest` exceeds `warm` by more than 10 % and more than `slack`. */
+/**
+ * The load checkpoints of the warm-up: the first three of five (100k–300k). A bounded
+ * figure reaches its level there (caches fill to their retention, the heap to its working
+ * set, the allocator to its arenas) and makes no new high after; a leak keeps making them.
+ */
+const WARM_UP = 3;
+
+/**
+ * Flat unless the highest later figure (`later`: the last load checkpoints and idle; a growth
+ * under load that idling gives back counts) exceeds the warm-up's highest by more than 10 %
+ * and more than `slack`.
+ */
 function verdict(
-  warm: number | undefined,
-  highest: number | undefined,
+  warm: readonly number[],
+  later: readonly number[],
   slack: number,
   unit: string,
 ): string {
-  if (warm === undefined || highest === undefined || Number.isNaN(warm) || Number.isNaN(highest))
+  if (warm.length === 0 || later.length === 0 || [...warm, ...later].some(Number.isNaN))
     return 'not measured';
-  const growth = highest - warm;
-  const word = growth > Math.max(warm * 0.1, slack) ? 'growing' : 'flat';
-  return `${word} (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} ${unit} at most, from the first checkpoint)`;
+  const warmHigh = Math.max(...warm);
+  const growth = Math.max(...later) - warmHigh;
+  const word = growth > Math.max(warmHigh * 0.1, slack) ? 'growing' : 'flat';
+  return `${word} (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} ${unit} over the warm-up's highest)`;
 }
 
 /** The figures that must stay flat, with the slack a figure may move within. */
@@ -157,14 +169,15 @@ export async function soak(
     await sampler;
     await sleep(2 * retentionMs(retention));
     await checkpoint('idle');
-    const [first, ...later] = checkpoints;
     const verdicts: Record<string, string> = {};
+    const measured = (
+      of: readonly SoakCheckpoint[],
+      read: (c: SoakCheckpoint) => number | undefined,
+    ) => of.map(read).filter((value) => value !== undefined);
     for (const [name, read, slack, unit] of BOUNDED) {
-      if (!first || read(first) === undefined) continue;
-      // The highest later figure: a growth under load that idling gives back is growth too.
-      const figures = later.map(read).filter((value) => value !== undefined);
-      const highest = figures.length === 0 ? undefined : Math.max(...figures);
-      verdicts[name] = verdict(read(first), highest, slack, unit);
+      const warm = measured(checkpoints.slice(0, WARM_UP), read);
+      if (warm.length === 0) continue;
+      verdicts[name] = verdict(warm, measured(checkpoints.slice(WARM_UP), read), slack, unit);
     }
     return {
       variant,
