@@ -1,32 +1,42 @@
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import { ApiError, messageOf } from './api';
+import { messageOf } from './api';
 import { Dashboard } from './dashboard';
 import { forgetKey, readKey, storeKey } from './key-storage';
 import { Login } from './login';
-import { closeSession, openSession } from './session';
+import { closeSession, keyRequired, openSession } from './session';
 
 type Phase =
   { kind: 'checking' } | { kind: 'login'; error?: string } | { kind: 'open'; key: string };
 
 /**
  * The session gate: nothing but the login form renders (and nothing is fetched) until a
- * session is open. A stored key is tried first, then anonymous loopback mode (`{}`).
+ * session is open. A stored key is tried first; without one, the page asks whether a key is
+ * needed at all (anonymous loopback mode) rather than trying and failing, which the browser
+ * would print as an error.
  */
 export function App() {
   const [phase, setPhase] = useState<Phase>({ kind: 'checking' });
 
   useEffect(() => {
     const stored = readKey();
-    openSession(stored ?? '').then(
-      () => {
-        storeKey(stored ?? '');
-        setPhase({ kind: 'open', key: stored ?? '' });
+    /** The key a session was opened with, or null when the login form must ask for one. */
+    const opening: Promise<string | null> =
+      stored === null
+        ? keyRequired().then(async (required) => {
+            if (required) return null;
+            await openSession('');
+            return '';
+          })
+        : openSession(stored).then(() => stored);
+    opening.then(
+      (key) => {
+        if (key === null) return setPhase({ kind: 'login' });
+        storeKey(key);
+        setPhase({ kind: 'open', key });
       },
       (error: unknown) => {
         if (stored !== null) forgetKey();
-        // Without a stored key a 401 only says keys are required: no error to show.
-        const expected = stored === null && error instanceof ApiError && error.status === 401;
-        setPhase({ kind: 'login', error: expected ? undefined : messageOf(error) });
+        setPhase({ kind: 'login', error: messageOf(error) });
       },
     );
   }, []);

@@ -15,6 +15,17 @@ export function openSession(key: string): Promise<Session> {
   return request<Session>('POST', '/dashboard/session', key === '' ? {} : { key }, null);
 }
 
+/** Whether this service needs a key at all (it does not in anonymous loopback mode). */
+export async function keyRequired(): Promise<boolean> {
+  const answer = await request<{ keyRequired: boolean }>(
+    'GET',
+    '/dashboard/session',
+    undefined,
+    null,
+  );
+  return answer.keyRequired;
+}
+
 /** Ends the session (clears the cookie); a failure only means the cookie expires by itself. */
 export async function closeSession(): Promise<void> {
   await request<undefined>('DELETE', '/dashboard/session', undefined, null).catch(() => undefined);

@@ -238,6 +238,11 @@ export class KeyService {
     );
   }
 
+  /** Whether a caller must present a key: false only where none exists anywhere. */
+  async keyRequired(): Promise<boolean> {
+    return !(await this.anonymous());
+  }
+
   /** With no key anywhere, every caller is `ANONYMOUS`. */
   private async anonymous(): Promise<boolean> {
     return (

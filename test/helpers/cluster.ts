@@ -33,23 +33,47 @@ function withDatabase(url: string, database: string): string {
   return parsed.toString();
 }
 
-export async function startCluster(roles: readonly Role[], env: Env = {}): Promise<Cluster> {
+/** A scale-out deployment's shared ground: a namespace, a database of its own, the engines. */
+export interface ScaleOutGround {
+  readonly namespace: string;
+  readonly databaseUrl: string;
+  /** ORDERFLOW_REDIS_URL, _NATS_URL, _DATABASE_URL, _NAMESPACE and a fast sync-out. */
+  readonly env: Env;
+  /** Drops the database, the streams and the keys. */
+  destroy(): Promise<void>;
+}
+
+/** A fresh namespace and PostgreSQL database on the test engines, for processes to share. */
+export async function scaleOutGround(env: Env = {}): Promise<ScaleOutGround> {
   const suffix = randomBytes(5).toString('hex');
   const namespace = `it_${suffix}`;
   const database = `orderflow_it_${suffix}`;
   await adminQuery(`CREATE DATABASE ${database}`);
   const databaseUrl = withDatabase(ENGINES.postgres, database);
+  return {
+    namespace,
+    databaseUrl,
+    env: {
+      ORDERFLOW_REDIS_URL: ENGINES.redis,
+      ORDERFLOW_NATS_URL: ENGINES.nats,
+      ORDERFLOW_DATABASE_URL: databaseUrl,
+      ORDERFLOW_NAMESPACE: namespace,
+      ORDERFLOW_RATE_LIMIT: '0',
+      ORDERFLOW_SYNC_OUT_INTERVAL: '200ms',
+      ...env,
+    },
+    destroy: async () => {
+      await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
+      await dropNamespace(namespace);
+    },
+  };
+}
+
+export async function startCluster(roles: readonly Role[], env: Env = {}): Promise<Cluster> {
+  const ground = await scaleOutGround(env);
+  const { namespace, databaseUrl, env: shared } = ground;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   pool.on('error', () => undefined);
-  const shared: Env = {
-    ORDERFLOW_REDIS_URL: ENGINES.redis,
-    ORDERFLOW_NATS_URL: ENGINES.nats,
-    ORDERFLOW_DATABASE_URL: databaseUrl,
-    ORDERFLOW_NAMESPACE: namespace,
-    ORDERFLOW_RATE_LIMIT: '0',
-    ORDERFLOW_SYNC_OUT_INTERVAL: '200ms',
-    ...env,
-  };
   const services: Service[] = [];
   const add = async (
     role: Role,
@@ -78,8 +102,7 @@ export async function startCluster(roles: readonly Role[], env: Env = {}): Promi
         services.map((service) => service.stop(15_000).catch(() => service.killNow())),
       );
       await pool.end();
-      await adminQuery(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => undefined);
-      await dropNamespace(namespace);
+      await ground.destroy();
     },
   };
 }

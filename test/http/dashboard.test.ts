@@ -77,6 +77,11 @@ describe('the dashboard', () => {
     expect(missing.statusCode).toBe(404);
   });
 
+  it('tells the login a key is needed', async () => {
+    const res = await service.app.inject({ method: 'GET', url: '/dashboard/session' });
+    expect(res.json()).toEqual({ keyRequired: true });
+  });
+
   it('refuses a wrong key and a key without admin:read, setting no cookie', async () => {
     const wrong = await login('ak_wrong');
     expect(wrong.statusCode).toBe(401);
@@ -174,5 +179,38 @@ describe('the dashboard', () => {
     await service.ctx.keys.revoke(created.id);
     const body = await stream.ended;
     expect(parseSse(body).at(-1)).toMatchObject({ event: 'end' });
+  });
+});
+
+describe('the dashboard where nobody needs a key (anonymous loopback mode)', () => {
+  let service: TestService;
+
+  beforeAll(async () => {
+    service = await startTestService({ env: { ORDERFLOW_API_KEYS: '' } });
+    await service.app.listen({ host: '127.0.0.1', port: 0 });
+  });
+
+  afterAll(async () => {
+    await service.close();
+  });
+
+  it('needs no key to log in or to stream', async () => {
+    const required = await service.app.inject({ method: 'GET', url: '/dashboard/session' });
+    expect(required.json()).toEqual({ keyRequired: false });
+    const login = await service.app.inject({
+      method: 'POST',
+      url: '/dashboard/session',
+      payload: {},
+    });
+    expect(login.statusCode).toBe(200);
+    expect(login.json()).toMatchObject({ keyId: 'anonymous' });
+    const port = (service.app.server.address() as AddressInfo).port;
+    const stream = await openStream(`http://127.0.0.1:${port}`, '/dashboard/live', {});
+    expect(stream.status).toBe(200);
+    await waitFor(() => (snapshots(stream).length > 0 ? true : undefined), {
+      what: 'a snapshot',
+      timeoutMs: 5000,
+    });
+    stream.destroy();
   });
 });

@@ -138,6 +138,18 @@ export const dashboardRoutes: FastifyPluginAsyncZod<HttpDeps> = async (app, { ct
     },
   );
 
+  app.get(
+    '/dashboard/session',
+    {
+      schema: {
+        summary: 'Whether the login needs a key (none in anonymous loopback mode)',
+        tags,
+        response: { 200: z.object({ keyRequired: z.boolean() }) },
+      },
+    },
+    async () => ({ keyRequired: await keys.keyRequired() }),
+  );
+
   app.delete(
     '/dashboard/session',
     { schema: { summary: 'Log out: the session cookie is cleared', tags } },
