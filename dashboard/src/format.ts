@@ -1,8 +1,21 @@
 import type { Money } from './types';
 
-/** Amounts are integer minor units: `1234` USD reads `12.34 USD`. */
+/** Amounts are integer minor units: `1234` USD reads `12.34 USD`, `1234` JPY `1234 JPY`. */
 export function formatMoney({ amount, currency }: Money): string {
-  return `${(amount / 100).toFixed(2)} ${currency}`;
+  const digits = minorDigits(currency);
+  return `${(amount / 10 ** digits).toFixed(digits)} ${currency}`;
+}
+
+/** How many minor-unit digits a currency has (ISO 4217, as the browser knows it); 2 if unknown. */
+function minorDigits(currency: string): number {
+  try {
+    return (
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions()
+        .maximumFractionDigits ?? 2
+    );
+  } catch {
+    return 2;
+  }
 }
 
 /** A local date and time to the second, the same in every browser. */

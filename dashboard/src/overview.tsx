@@ -72,6 +72,9 @@ export function Overview({ snapshot, rates }: Props) {
                 {snapshot.breaker.open} of {snapshot.breaker.processes} processes open
               </span>
             )}
+            {snapshot?.breaker.state === 'none' && (
+              <span class="muted"> no process reports one (simulated payments)</span>
+            )}
           </dd>
         </dl>
       </section>
