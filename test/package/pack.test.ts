@@ -171,7 +171,7 @@ describe('the packed package, installed in a project of its own', () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
 
-  it('ships the built entry, its declarations, the CLI and the README, not the sources', () => {
+  it('ships the built entry, its declarations, the CLI, the dashboard and the README, not the sources', () => {
     expect(manifest.name).toBe('orderflow');
     expect(packedFiles).toEqual(
       expect.arrayContaining([
@@ -181,10 +181,13 @@ describe('the packed package, installed in a project of its own', () => {
         'dist/src/index.d.ts',
         'dist/src/workflow/define-consumer.js',
         'dist/src/cli/main.js',
+        'dist/dashboard/index.html',
       ]),
     );
     const unwanted = packedFiles.filter(
-      (file) => /^(src|test|bench|examples)\//.test(file) || /^dist\/(?!src\/)/.test(file),
+      (file) =>
+        /^(src|test|bench|examples|dashboard)\//.test(file) ||
+        /^dist\/(?!src\/|dashboard\/)/.test(file),
     );
     expect(unwanted).toEqual([]);
   });
