@@ -8,6 +8,7 @@ import type { PaymentGateway } from '../ports/payment-gateway.js';
 import type { SourceOfTruth } from '../ports/source-of-truth.js';
 import type { StockItem, StockStore } from '../ports/stock-store.js';
 import type { SyncOutbox } from '../ports/sync-outbox.js';
+import { withDeadline } from '../workflow/deadline.js';
 import { PaymentCircuitBreaker, type CircuitState } from './circuit-breaker.js';
 import type { Metrics } from './metrics.js';
 
@@ -312,18 +313,4 @@ function sharedRead<T>(
     });
     return attempt;
   };
-}
-
-function withDeadline<T>(read: () => Promise<T>, timeoutMs: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`no answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    timer.unref();
-    void Promise.resolve()
-      .then(read)
-      .then(resolve, reject)
-      .finally(() => clearTimeout(timer));
-  });
 }

@@ -1,9 +1,12 @@
 import type { Clock } from '../ports/clock.js';
 import type { OrderStore } from '../ports/order-store.js';
+import { withDeadline } from './deadline.js';
 
 /** The rate chart's window: 15 minutes of one sample a second. */
 export const RATE_HISTORY_S = 900;
 export const SAMPLE_EVERY_MS = 1_000;
+/** A reading not answered within this is given up: the next one may start. */
+export const READ_DEADLINE_MS = 5_000;
 
 /** Orders accepted and completed per second, over the second before `at`. */
 export interface RateSample {
@@ -31,11 +34,13 @@ export class RateHistory {
   private readonly samples: RateSample[] = [];
   private last: Totals | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private sampling: Promise<void> = Promise.resolve();
+  /** The reading under way: one at a time, each given up after `READ_DEADLINE_MS`. */
+  private reading: Promise<void> | undefined;
 
   constructor(
     private readonly orders: Pick<OrderStore, 'countByStatus' | 'countTransitions'>,
     private readonly clock: Clock,
+    private readonly deadlineMs = READ_DEADLINE_MS,
   ) {}
 
   start(): void {
@@ -45,10 +50,10 @@ export class RateHistory {
     this.timer.unref();
   }
 
-  async stop(): Promise<void> {
+  /** Stops sampling; a reading under way only updates memory, so it is not waited for. */
+  stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.sampling;
   }
 
   /** The samples, oldest first. */
@@ -61,10 +66,14 @@ export class RateHistory {
     return this.samples.at(-1) ?? { at: this.clock.now(), acceptedPerS: 0, completedPerS: 0 };
   }
 
-  /** Takes one reading now; resolves once it is in (a test's tick). */
+  /** Takes one reading now, or joins the one under way; resolves once it is in. */
   sample(): Promise<void> {
-    this.sampling = this.sampling.then(() => this.read()).catch(() => undefined);
-    return this.sampling;
+    this.reading ??= withDeadline(() => this.read(), this.deadlineMs)
+      .catch(() => undefined)
+      .finally(() => {
+        this.reading = undefined;
+      });
+    return this.reading;
   }
 
   private async read(): Promise<void> {

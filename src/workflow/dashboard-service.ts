@@ -5,7 +5,13 @@ import type { OrderStore } from '../ports/order-store.js';
 import type { BreakerState, ProcessReports } from '../ports/process-reports.js';
 import type { AdminService, Stats } from './admin-service.js';
 import type { AdminProduct, CatalogService } from './catalog-service.js';
-import { RateHistory, SAMPLE_EVERY_MS, type RateSample } from './dashboard-rates.js';
+import {
+  RateHistory,
+  READ_DEADLINE_MS,
+  SAMPLE_EVERY_MS,
+  type RateSample,
+} from './dashboard-rates.js';
+import { withDeadline } from './deadline.js';
 
 /** The newest orders the latency and the hottest SKUs are read from. */
 export const LATEST_ORDERS = 500;
@@ -85,10 +91,10 @@ export class DashboardService {
     this.rates.start();
   }
 
-  async stop(): Promise<void> {
+  stop(): void {
     this.listeners.clear();
     this.stopTicking();
-    await this.rates.stop();
+    this.rates.stop();
   }
 
   /** The rate chart's samples, oldest first. */
@@ -141,7 +147,7 @@ export class DashboardService {
     if (this.reading) return;
     this.reading = true;
     try {
-      const snapshot = await this.snapshot();
+      const snapshot = await withDeadline(() => this.snapshot(), READ_DEADLINE_MS);
       for (const listener of this.listeners) listener(snapshot);
     } catch {
       // The next tick tries again; the pages keep what they have.

@@ -136,6 +136,28 @@ describe('dashboard figures', () => {
       expect(rates.history()).toHaveLength(2);
     });
 
+    it('gives up a reading the store never answers, and samples again after it', async () => {
+      let hang = true;
+      const hanging = new Proxy(orders, {
+        get(target, property) {
+          if (property === 'countByStatus' && hang)
+            return () => new Promise<never>(() => undefined);
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        },
+      });
+      const rates = new RateHistory(hanging, clock, 50);
+      await rates.sample();
+      hang = false;
+      await rates.sample();
+      await place('a');
+      clock.advance(1_000);
+      await rates.sample();
+      expect(rates.latest()).toMatchObject({ acceptedPerS: 1 });
+    });
+
     it('keeps the last 15 minutes of samples', async () => {
       const rates = new RateHistory(orders, clock);
       for (let i = 0; i <= RATE_HISTORY_S + 5; i++) {

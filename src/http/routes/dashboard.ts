@@ -72,7 +72,10 @@ export const dashboardRoutes: FastifyPluginAsyncZod<HttpDeps> = async (app, { ct
     for (const close of [...open]) close();
     done();
   });
-  app.addHook('onClose', async () => dashboard.stop());
+  app.addHook('onClose', (_instance, done) => {
+    dashboard.stop();
+    done();
+  });
   app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('content-security-policy', DASHBOARD_CSP);
     done(null, payload);
