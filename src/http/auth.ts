@@ -47,16 +47,19 @@ export function principalOf(request: FastifyRequest): Principal {
 
 /** `403 forbidden` unless the caller holds the scope its route declared. */
 export function requireRouteScope(request: FastifyRequest): void {
-  requireScope(request, request.routeOptions.config.scope);
+  requireScope(principalOf(request), request.routeOptions.config.scope);
 }
 
 /** Outside /v1 (`/metrics`, `/docs` when protected): what an operator reads needs `admin:read`. */
 export function requireAdmin(request: FastifyRequest): void {
-  requireScope(request, 'admin:read');
+  requireScope(principalOf(request), 'admin:read');
 }
 
-function requireScope(request: FastifyRequest, scope: Scope | undefined): void {
-  const principal = principalOf(request);
+/**
+ * `403 forbidden` unless `principal` holds `scope`: the one scope check, also for callers
+ * authenticated otherwise than by a key header (the dashboard's session).
+ */
+export function requireScope(principal: Principal, scope: Scope | undefined): void {
   if (scope === undefined || !principal.scopes.includes(scope))
     throw new TerminalError('forbidden', `this route needs a key with the scope ${scope ?? '?'}`, {
       details: { scope },

@@ -75,6 +75,9 @@ export const Money = z.object({
 const Status = z.enum(ORDER_STATUSES);
 const IsoTime = z.string().describe('ISO 8601 time');
 
+/** A time (ms since the epoch) as the API sends it: ISO 8601, UTC. */
+export const isoTime = (ms: number): string => new Date(ms).toISOString();
+
 // ── requests ────────────────────────────────────────────────────────────────────────
 
 /** Strict: a client-sent `price` or `total` is refused; prices are always the catalog's. */

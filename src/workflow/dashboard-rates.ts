@@ -8,12 +8,16 @@ export const SAMPLE_EVERY_MS = 1_000;
 /** A reading not answered within this is given up: the next one may start. */
 export const READ_DEADLINE_MS = 5_000;
 
-/** Orders accepted and completed per second, over the second before `at`. */
-export interface RateSample {
-  /** ms since the epoch. */
-  readonly at: number;
+/** Orders accepted and completed per second. */
+export interface Rates {
   readonly acceptedPerS: number;
   readonly completedPerS: number;
+}
+
+/** The rates over the second before `at`. */
+export interface RateSample extends Rates {
+  /** ms since the epoch. */
+  readonly at: number;
 }
 
 interface Totals {
@@ -61,9 +65,10 @@ export class RateHistory {
     return [...this.samples];
   }
 
-  /** The newest sample; zeros before there is one. */
-  latest(): RateSample {
-    return this.samples.at(-1) ?? { at: this.clock.now(), acceptedPerS: 0, completedPerS: 0 };
+  /** The newest sample's rates; zeros before there is one. */
+  latest(): Rates {
+    const { acceptedPerS = 0, completedPerS = 0 } = this.samples.at(-1) ?? {};
+    return { acceptedPerS, completedPerS };
   }
 
   /** Takes one reading now, or joins the one under way; resolves once it is in. */

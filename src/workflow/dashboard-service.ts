@@ -9,6 +9,7 @@ import {
   RateHistory,
   READ_DEADLINE_MS,
   SAMPLE_EVERY_MS,
+  type Rates,
   type RateSample,
 } from './dashboard-rates.js';
 import { withDeadline } from './deadline.js';
@@ -51,7 +52,8 @@ export interface BreakerSummary {
 /** What the dashboard shows, as of `at`. */
 export interface DashboardSnapshot {
   readonly at: number;
-  readonly rates: RateSample;
+  /** The latest second's. */
+  readonly rates: Rates;
   readonly orders: Stats['orders'];
   readonly transitions: Partial<Record<Transition, number>>;
   readonly latency: Latency | null;

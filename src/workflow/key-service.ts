@@ -147,7 +147,7 @@ export class KeyService {
    * is not (or no longer) valid, or for none where one is needed.
    */
   async authenticate(presented: string | undefined): Promise<KeyHolder> {
-    if (await this.anonymous()) return ANONYMOUS;
+    if (!(await this.keyRequired())) return ANONYMOUS;
     if (presented === undefined)
       throw new TerminalError(
         'unauthorized',
@@ -182,7 +182,7 @@ export class KeyService {
    * needs a key.
    */
   async authenticateSession(token: string | undefined): Promise<KeyHolder> {
-    if (await this.anonymous()) return ANONYMOUS;
+    if (!(await this.keyRequired())) return ANONYMOUS;
     const refused = new TerminalError('unauthorized', 'no valid dashboard session: log in again');
     const session = token === undefined ? undefined : parseSession(token);
     if (!session || session.expiresAt <= this.deps.clock.now()) throw refused;
@@ -238,16 +238,11 @@ export class KeyService {
     );
   }
 
-  /** Whether a caller must present a key: false only where none exists anywhere. */
+  /** Whether a caller must present a key: not where none exists anywhere (`ANONYMOUS`). */
   async keyRequired(): Promise<boolean> {
-    return !(await this.anonymous());
-  }
-
-  /** With no key anywhere, every caller is `ANONYMOUS`. */
-  private async anonymous(): Promise<boolean> {
     return (
-      this.bootstrap === undefined &&
-      !(await this.anyStored.get('', () => this.deps.apiKeys.hasAny()))
+      this.bootstrap !== undefined ||
+      (await this.anyStored.get('', () => this.deps.apiKeys.hasAny()))
     );
   }
 

@@ -124,7 +124,12 @@ describe('dashboard figures', () => {
       await complete('a');
       clock.advance(1_000);
       await rates.sample();
-      expect(rates.latest()).toEqual({ at: clock.now(), acceptedPerS: 3, completedPerS: 1 });
+      expect(rates.history().at(-1)).toEqual({
+        at: clock.now(),
+        acceptedPerS: 3,
+        completedPerS: 1,
+      });
+      expect(rates.latest()).toEqual({ acceptedPerS: 3, completedPerS: 1 });
 
       // Two seconds later, four more accepted and two completed: two and one a second.
       for (const id of ['d', 'e', 'f', 'g']) await place(id);

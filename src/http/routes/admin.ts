@@ -24,11 +24,10 @@ import {
   StatsView,
   SyncReportView,
   TimelineView,
+  isoTime,
 } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
 import { formatDuration } from '../../runtime/config-values.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 function eventView(event: LogEvent): DeadLettersView['deadLetters'][number]['event'] {
   return {
@@ -36,7 +35,7 @@ function eventView(event: LogEvent): DeadLettersView['deadLetters'][number]['eve
     id: event.id,
     type: event.type,
     key: event.key,
-    at: iso(event.at),
+    at: isoTime(event.at),
     data: event.data,
   };
 }
@@ -108,7 +107,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
           event: eventView(letter.event),
           attempts: letter.attempts,
           lastError: letter.lastError,
-          at: iso(letter.at),
+          at: isoTime(letter.at),
         })),
         nextCursor,
       };
@@ -237,7 +236,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
           seq: event.seq,
           id: event.id,
           type: event.type,
-          at: iso(event.at),
+          at: isoTime(event.at),
           data: event.data,
           outcomes: Object.fromEntries(
             Object.entries(outcomes).map(([group, { state, attempts, lastError }]) => [
@@ -272,7 +271,7 @@ export const adminRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, do
       const time = typeof fromTime === 'number' ? fromTime : Date.parse(fromTime ?? '');
       const job = await orUnavailable(admin.replay(consumer, { time }), 'the event log');
       const { jobId, from, through } = job;
-      return reply.code(202).send({ jobId, consumer, fromTime: iso(time), from, through });
+      return reply.code(202).send({ jobId, consumer, fromTime: isoTime(time), from, through });
     },
   );
 

@@ -9,8 +9,14 @@ import { TerminalError } from '../../domain/errors.js';
 import { packageRoot } from '../../runtime/package-root.js';
 import type { RateSample } from '../../workflow/dashboard-rates.js';
 import type { DashboardSnapshot, SnapshotListener } from '../../workflow/dashboard-service.js';
-import { SESSION_MS, type KeyHolder } from '../../workflow/key-service.js';
-import { ERROR_RESPONSES, EVENT_STREAM_HEADERS, EVENT_STREAM_RESPONSES } from '../schemas.js';
+import { SESSION_MS } from '../../workflow/key-service.js';
+import { requireScope } from '../auth.js';
+import {
+  ERROR_RESPONSES,
+  EVENT_STREAM_HEADERS,
+  EVENT_STREAM_RESPONSES,
+  isoTime,
+} from '../schemas.js';
 import { StreamSlots, takeSlots } from '../stream-slots.js';
 import type { HttpDeps } from './deps.js';
 
@@ -125,7 +131,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<HttpDeps> = async (app, { ct
     async (request, reply) => {
       const presented = request.body?.key?.trim();
       const session = await keys.openSession(presented === '' ? undefined : presented);
-      requireAdminRead(session.holder);
+      requireScope(session.holder, 'admin:read');
       reply.setCookie(SESSION_COOKIE, session.token, {
         path: '/dashboard',
         httpOnly: true,
@@ -136,7 +142,7 @@ export const dashboardRoutes: FastifyPluginAsyncZod<HttpDeps> = async (app, { ct
       return {
         keyId: session.holder.id,
         scopes: [...session.holder.scopes],
-        expiresAt: new Date(session.expiresAt).toISOString(),
+        expiresAt: isoTime(session.expiresAt),
       };
     },
   );
@@ -175,13 +181,13 @@ export const dashboardRoutes: FastifyPluginAsyncZod<HttpDeps> = async (app, { ct
     async (request, reply) => {
       const token = request.cookies[SESSION_COOKIE];
       const holder = await keys.authenticateSession(token);
-      requireAdminRead(holder);
+      requireScope(holder, 'admin:read');
       const releaseSlots = takeSlots(perKey, perIp, holder.id, request.ip);
       streamLive(request, reply, {
         history: dashboard.history(),
         subscribe: (listener) => dashboard.subscribe(listener),
         stillValid: async () => {
-          requireAdminRead(await keys.authenticateSession(token));
+          requireScope(await keys.authenticateSession(token), 'admin:read');
         },
         onClose: releaseSlots,
         open,
@@ -190,13 +196,6 @@ export const dashboardRoutes: FastifyPluginAsyncZod<HttpDeps> = async (app, { ct
     },
   );
 };
-
-function requireAdminRead(holder: KeyHolder): void {
-  if (!holder.scopes.includes('admin:read'))
-    throw new TerminalError('forbidden', 'the dashboard needs a key with the scope admin:read', {
-      details: { scope: 'admin:read' },
-    });
-}
 
 interface LiveStream {
   readonly history: readonly RateSample[];
@@ -227,7 +226,7 @@ function streamLive(request: FastifyRequest, reply: FastifyReply, live: LiveStre
   };
   res.write('retry: 3000\n\n');
   send('history', {
-    samples: live.history.map((sample) => ({ ...sample, at: iso(sample.at) })),
+    samples: live.history.map((sample) => ({ ...sample, at: isoTime(sample.at) })),
   });
   const unsubscribe = live.subscribe((snapshot) => {
     if (closed || checking) return;
@@ -249,15 +248,6 @@ function streamLive(request: FastifyRequest, reply: FastifyReply, live: LiveStre
   res.on('error', close);
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
-
 function snapshotView(snapshot: DashboardSnapshot): Record<string, unknown> {
-  return {
-    ...snapshot,
-    at: iso(snapshot.at),
-    rates: {
-      acceptedPerS: snapshot.rates.acceptedPerS,
-      completedPerS: snapshot.rates.completedPerS,
-    },
-  };
+  return { ...snapshot, at: isoTime(snapshot.at) };
 }

@@ -11,18 +11,17 @@ import {
   KeyListView,
   KeyRevoked,
   SECURED,
+  isoTime,
 } from '../schemas.js';
 import type { HttpDeps } from './deps.js';
-
-const iso = (ms: number): string => new Date(ms).toISOString();
 
 function keyView(key: ApiKeyRecord): KeyView {
   return {
     id: key.id,
     name: key.name,
     scopes: [...key.scopes],
-    createdAt: iso(key.createdAt),
-    lastUsedAt: key.lastUsedAt === undefined ? null : iso(key.lastUsedAt),
+    createdAt: isoTime(key.createdAt),
+    lastUsedAt: key.lastUsedAt === undefined ? null : isoTime(key.lastUsedAt),
   };
 }
 
@@ -52,7 +51,7 @@ export const keyRoutes: FastifyPluginCallbackZod<HttpDeps> = (app, { ctx }, done
       const { id, name, scopes, createdAt, key } = created;
       return reply
         .code(201)
-        .send({ id, name, scopes: [...scopes], createdAt: iso(createdAt), key });
+        .send({ id, name, scopes: [...scopes], createdAt: isoTime(createdAt), key });
     },
   );
 
