@@ -6,7 +6,7 @@
  * no error. Screenshots land in test-results/.
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineConsumer } from '../../src/workflow/define-consumer.js';
 import { browserAvailable, launchChromium, pageErrors, screenshot } from '../helpers/browser.js';
 import { scaleOutGround, type ScaleOutGround } from '../helpers/cluster.js';
@@ -65,6 +65,11 @@ for (const setup of SETUPS) {
       page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       page.setDefaultTimeout(STEP_MS);
       errors = pageErrors(page);
+    });
+
+    // After each step: the page printed no error (console or uncaught) while it ran.
+    afterEach(() => {
+      expect(errors.splice(0)).toEqual([]);
     });
 
     afterAll(async () => {
@@ -220,10 +225,6 @@ for (const setup of SETUPS) {
       expect(await number('stock-available')).toBe(product.json.available);
       expect(await text('stock-reserved')).toMatch(/^\d+$/);
       await screenshot(page, `dashboard-${setup.name}-stock`);
-    });
-
-    it('printed no error in the console', () => {
-      expect(errors).toEqual([]);
     });
   });
 }

@@ -34,16 +34,22 @@ async function liveStream(api: Service): Promise<Stream> {
   return stream;
 }
 
+const breakers = (stream: Stream): Breaker[] =>
+  parseSse(stream.text())
+    .filter(({ event }) => event === 'snapshot')
+    .map(({ data }) => (JSON.parse(data) as { breaker: Breaker }).breaker);
+
+/**
+ * The first breaker `wanted` shows in a snapshot sent after this call: one sent before (the
+ * state before a fault) must not answer for one that has to come.
+ */
 function breakerSeen(stream: Stream, wanted: (breaker: Breaker) => boolean): Promise<Breaker> {
-  return waitFor(
-    () =>
-      parseSse(stream.text())
-        .filter(({ event }) => event === 'snapshot')
-        .map(({ data }) => (JSON.parse(data) as { breaker: Breaker }).breaker)
-        .reverse()
-        .find(wanted),
-    { timeoutMs: 60_000, intervalMs: 200, what: 'the breaker on the dashboard' },
-  );
+  const seen = breakers(stream).length;
+  return waitFor(() => breakers(stream).slice(seen).find(wanted), {
+    timeoutMs: 60_000,
+    intervalMs: 200,
+    what: 'the breaker on the dashboard',
+  });
 }
 
 const scaleOut = await enginesUp('redis', 'nats', 'postgres');
