@@ -1,5 +1,6 @@
 import { useRef, useState } from 'preact/hooks';
 import { call, messageOf, seg } from './api';
+import { LookupForm } from './lookup-form';
 import { OrderDetail } from './order-detail';
 import { OrderList } from './order-list';
 import type { OrderView, TimelineView } from './types';
@@ -32,26 +33,19 @@ export function OrdersTab() {
     }
   };
 
-  const submit = (event: Event): void => {
-    event.preventDefault();
-    void find(orderId);
-  };
-
   return (
     <div class="stack">
       <section class="card">
         <h2>Find an order</h2>
-        <form class="row" onSubmit={submit}>
-          <input
-            data-testid="order-id"
-            placeholder="order id"
-            value={orderId}
-            onInput={(event) => setOrderId(event.currentTarget.value)}
-          />
-          <button data-testid="order-lookup" type="submit">
-            Look up
-          </button>
-        </form>
+        <LookupForm
+          value={orderId}
+          onInput={setOrderId}
+          onSubmit={() => void find(orderId)}
+          placeholder="order id"
+          button="Look up"
+          inputTestId="order-id"
+          buttonTestId="order-lookup"
+        />
         {lookup.kind === 'loading' && <p class="muted">loading…</p>}
         {lookup.kind === 'failed' && (
           <p data-testid="order-error" class="error">

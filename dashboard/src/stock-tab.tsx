@@ -2,6 +2,7 @@ import { useRef, useState } from 'preact/hooks';
 import { call, messageOf, seg } from './api';
 import { formatMoney } from './format';
 import { HotStockTable } from './hot-stock';
+import { LookupForm } from './lookup-form';
 import type { AdminProduct, HotStock } from './types';
 
 const productPath = (sku: string): string => `/v1/admin/products/${seg(sku)}`;
@@ -32,8 +33,7 @@ export function StockTab({ stock }: { stock: HotStock[] }) {
     }
   };
 
-  const submitLoad = (event: Event): void => {
-    event.preventDefault();
+  const submitLoad = (): void => {
     setResult(undefined);
     setError(undefined);
     if (sku.trim() !== '') void load(sku.trim());
@@ -63,17 +63,15 @@ export function StockTab({ stock }: { stock: HotStock[] }) {
     <div class="stack">
       <section class="card">
         <h2>Product stock</h2>
-        <form class="row" onSubmit={submitLoad}>
-          <input
-            data-testid="stock-sku"
-            placeholder="SKU"
-            value={sku}
-            onInput={(event) => setSku(event.currentTarget.value)}
-          />
-          <button data-testid="stock-load" type="submit">
-            Load
-          </button>
-        </form>
+        <LookupForm
+          value={sku}
+          onInput={setSku}
+          onSubmit={submitLoad}
+          placeholder="SKU"
+          button="Load"
+          inputTestId="stock-sku"
+          buttonTestId="stock-load"
+        />
         {product && (
           <>
             <dl class="pairs">

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Clock } from '../ports/clock.js';
 import type { ProcessReports } from '../ports/process-reports.js';
 import type { PaymentCircuitBreaker } from './circuit-breaker.js';
+import { newProcessName } from './process-name.js';
 
 /** How often a process reports its breaker; a report counts for `REPORT_TTL_MS`. */
 export const REPORT_EVERY_MS = 2_000;
@@ -17,7 +16,7 @@ export const REPORT_TTL_MS = 10_000;
  * is logged at debug level and retried on the next tick: the figure is for people only.
  */
 export class BreakerReporter {
-  readonly process = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly process = newProcessName();
   private timer: NodeJS.Timeout | undefined;
   private reporting: Promise<void> = Promise.resolve();
 

@@ -1,7 +1,6 @@
-import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Lease } from '../ports/lease.js';
+import { newProcessName } from './process-name.js';
 
 /**
  * Holds a lease for this process while it can: tries to take it, renews it at a third of
@@ -10,7 +9,7 @@ import type { Lease } from '../ports/lease.js';
  * means the lease lapsed and was taken again meanwhile: lost, then won anew.
  */
 export class LeaseKeeper {
-  readonly holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly holder = newProcessName();
   private timer: NodeJS.Timeout | undefined;
   private holding: number | undefined;
   private stopped = false;
