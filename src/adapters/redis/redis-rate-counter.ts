@@ -4,7 +4,9 @@ import type { RedisConnection, RedisScript } from './redis-connection.js';
 /**
  * GCRA on Redis's own clock (one clock for every process): the key holds the bucket's
  * "theoretical arrival time", when it will be empty; a request fits while that is at most a
- * window ahead of now. One round trip; the key expires when the bucket is empty.
+ * window ahead of now. One round trip; the key expires when the bucket is empty. The time is
+ * stored with all 17 digits: Lua's `tostring` keeps 14, which rounds a millisecond time to
+ * 0.1 ms, and a request a few microseconds after the last was then counted twice over.
  */
 const HIT = `
 local window = tonumber(ARGV[1])
@@ -18,7 +20,7 @@ local nextTat = tat + interval
 if nextTat - now > window then
   return {max + 1, math.ceil(nextTat - now - window)}
 end
-redis.call('SET', KEYS[1], tostring(nextTat), 'PX', math.ceil(nextTat - now))
+redis.call('SET', KEYS[1], string.format('%.17g', nextTat), 'PX', math.ceil(nextTat - now))
 return {math.ceil((nextTat - now) / interval - 1e-9), math.ceil(nextTat - now)}
 `;
 
